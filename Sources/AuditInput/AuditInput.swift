@@ -1,0 +1,1 @@
+// AuditInput module placeholder

@@ -1,0 +1,1 @@
+// AuditJSON module placeholder

@@ -1,0 +1,1 @@
+// AuditLogGen module placeholder

@@ -1,0 +1,1 @@
+// AuditPipeline module placeholder

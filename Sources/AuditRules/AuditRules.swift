@@ -1,0 +1,1 @@
+// AuditRules module placeholder
