@@ -1,1 +1,0 @@
-// AuditJSON module placeholder

@@ -1,0 +1,366 @@
+// The tape: a flat array of 64-bit words describing one parsed JSON document.
+//
+// Every node takes two words.
+//
+//   word 0: tag (bits 56...63) | flags (bits 48...55) | payload (bits 0...47)
+//   word 1: a 64-bit payload
+//
+//   string      payload = byte offset of the first content byte (after the quote)
+//               flags bit 0 = the content holds backslash escapes; word 1 = content length in bytes
+//   number      payload = byte offset of the literal; flags bit 0 = integer syntax (no '.', 'e', 'E');
+//               word 1 = literal length
+//   true/false/null   payload = byte offset; word 1 = literal length
+//   object/array start   payload = tape index just past the matching end node (the skip index);
+//               word 1 = byte offset of the opening bracket
+//   object/array end     payload = tape index of the matching start node; word 1 = byte offset of the
+//               closing bracket
+//
+// An object's children are key (a string node) and value, alternately. A lookup that passes over a
+// nested container jumps to its skip index, so whole subtrees such as `requestObject` cost one step.
+
+@usableFromInline let tagShift: UInt64 = 56
+@usableFromInline let flagShift: UInt64 = 48
+@usableFromInline let payloadMask: UInt64 = (1 << 48) - 1
+
+@usableFromInline enum Tag: UInt8 {
+    case null = 1, falseValue, trueValue, number, string, objectStart, arrayStart, objectEnd, arrayEnd
+}
+
+/// A reusable parse target: parse many documents, one after the other, into the same storage.
+///
+/// After the tape has grown to the size of the largest document, parsing allocates nothing.
+/// Values read from the tape (``JSONValue``) point into the tape and into the parsed bytes: they are valid
+/// until the next call to ``parse(_:)`` and only while the parsed bytes stay alive and unchanged.
+///
+/// The parser is strict RFC 8259 (see the README for the decisions on the cases RFC 8259 leaves open):
+/// - invalid UTF-8 inside strings is accepted as is (decoding replaces it with U+FFFD);
+/// - escaped lone surrogates (`"\uD800"`) are accepted (decoding gives U+FFFD);
+/// - numbers of any size are accepted as tokens; conversion reports `nil` when out of range;
+/// - nesting deeper than ``maxDepth`` (default 1024) is rejected.
+public final class JSONTape {
+    @usableFromInline var words: UnsafeMutablePointer<UInt64>
+    @usableFromInline var capacity: Int
+    @usableFromInline var used: Int = 0
+    @usableFromInline var base: UnsafePointer<UInt8>? = nil
+    @usableFromInline var stack: UnsafeMutablePointer<Int>
+    /// The deepest nesting of arrays and objects accepted.
+    public let maxDepth: Int
+
+    /// Creates an empty tape. `maxDepth` limits the nesting of arrays and objects.
+    public init(maxDepth: Int = 1024, initialCapacity: Int = 4096) {
+        self.maxDepth = max(1, maxDepth)
+        self.capacity = max(64, initialCapacity)
+        self.words = .allocate(capacity: capacity)
+        self.stack = .allocate(capacity: self.maxDepth + 1)
+    }
+
+    deinit {
+        words.deallocate()
+        stack.deallocate()
+    }
+
+    /// The number of tape words used by the last document parsed.
+    public var wordCount: Int { used }
+
+    /// The root value of the last document parsed. Only valid after a successful ``parse(_:)``.
+    @inlinable public var root: JSONValue {
+        precondition(used > 0 && base != nil, "JSONTape.root read before a successful parse")
+        return JSONValue(words: UnsafePointer(words), base: base!, index: 0)
+    }
+
+    /// Parses one JSON document. Whitespace around the value is allowed; anything else after it is an
+    /// error. On error the tape holds no document.
+    public func parse(_ bytes: UnsafeRawBufferPointer) throws(JSONError) {
+        used = 0
+        base = nil
+        guard let start = bytes.baseAddress, bytes.count > 0 else {
+            throw JSONError(offset: 0, reason: .empty)
+        }
+        let p = start.assumingMemoryBound(to: UInt8.self)
+        try run(p, bytes.count)
+        base = p
+    }
+
+    @usableFromInline func grow(_ needed: Int) {
+        var newCapacity = capacity * 2
+        while newCapacity < needed { newCapacity *= 2 }
+        let n = UnsafeMutablePointer<UInt64>.allocate(capacity: newCapacity)
+        n.update(from: words, count: used)
+        words.deallocate()
+        words = n
+        capacity = newCapacity
+    }
+
+    // MARK: - The parser
+
+    @inline(__always)
+    private func emit(_ tag: Tag, _ flags: UInt64, _ payload: Int, _ second: UInt64) {
+        if used &+ 2 > capacity { grow(used &+ 2) }
+        words[used] = (UInt64(tag.rawValue) << tagShift) | (flags << flagShift) | UInt64(truncatingIfNeeded: payload)
+        words[used &+ 1] = second
+        used &+= 2
+    }
+
+    private enum State { case value, afterValue }
+
+    private func run(_ p: UnsafePointer<UInt8>, _ n: Int) throws(JSONError) {
+        var i = 0
+        var depth = 0
+        var state = State.value
+        let stack = self.stack
+        // Is the container on top of the stack an object?
+        var inObject = false
+
+        @inline(__always) func skipWhitespace() {
+            while i < n {
+                let c = p[i]
+                if c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 { i &+= 1 } else { break }
+            }
+        }
+
+        while true {
+            switch state {
+            case .value:
+                skipWhitespace()
+                guard i < n else {
+                    throw JSONError(offset: i, reason: depth == 0 && used == 0 ? .empty : .unexpectedEnd)
+                }
+                let c = p[i]
+                switch c {
+                case UInt8(ascii: "\""):
+                    try scanString(p, n, &i)
+                    state = .afterValue
+                case UInt8(ascii: "{"), UInt8(ascii: "["):
+                    if depth >= maxDepth { throw JSONError(offset: i, reason: .tooDeep) }
+                    let isObject = c == UInt8(ascii: "{")
+                    stack[depth] = used
+                    depth &+= 1
+                    emit(isObject ? .objectStart : .arrayStart, 0, 0, UInt64(i))
+                    i &+= 1
+                    inObject = isObject
+                    skipWhitespace()
+                    guard i < n else { throw JSONError(offset: i, reason: .unexpectedEnd) }
+                    if p[i] == (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
+                        // Empty container: close it right away.
+                        try close(p, &i, &depth, &inObject)
+                        state = .afterValue
+                    } else if isObject {
+                        try scanKey(p, n, &i)
+                        state = .value
+                    } else {
+                        state = .value
+                    }
+                case UInt8(ascii: "t"):
+                    try literal(p, n, &i, 0x74_72_75_65, 4, .trueValue)
+                    state = .afterValue
+                case UInt8(ascii: "f"):
+                    if i &+ 5 <= n && p[i &+ 4] == UInt8(ascii: "e") {
+                        try literal(p, n, &i, 0x66_61_6C_73, 5, .falseValue)
+                    } else {
+                        throw JSONError(offset: i, reason: .invalidLiteral)
+                    }
+                    state = .afterValue
+                case UInt8(ascii: "n"):
+                    try literal(p, n, &i, 0x6E_75_6C_6C, 4, .null)
+                    state = .afterValue
+                case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                    try scanNumber(p, n, &i)
+                    state = .afterValue
+                case UInt8(ascii: "]"), UInt8(ascii: "}"):
+                    throw JSONError(offset: i, reason: .expectedValue)
+                default:
+                    throw JSONError(offset: i, reason: .unexpectedCharacter)
+                }
+            case .afterValue:
+                skipWhitespace()
+                if depth == 0 {
+                    if i != n { throw JSONError(offset: i, reason: .trailingCharacters) }
+                    return
+                }
+                guard i < n else { throw JSONError(offset: i, reason: .unexpectedEnd) }
+                let c = p[i]
+                if c == UInt8(ascii: ",") {
+                    i &+= 1
+                    if inObject {
+                        skipWhitespace()
+                        try scanKey(p, n, &i)
+                    }
+                    state = .value
+                } else if c == (inObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
+                    try close(p, &i, &depth, &inObject)
+                } else {
+                    throw JSONError(offset: i, reason: inObject ? .expectedCommaOrBrace : .expectedCommaOrBracket)
+                }
+            }
+        }
+    }
+
+    /// Closes the container on top of the stack; `p[i]` is its closing bracket.
+    @inline(__always)
+    private func close(_ p: UnsafePointer<UInt8>, _ i: inout Int, _ depth: inout Int, _ inObject: inout Bool) throws(JSONError) {
+        depth &-= 1
+        let startIndex = stack[depth]
+        emit(inObject ? .objectEnd : .arrayEnd, 0, startIndex, UInt64(i))
+        words[startIndex] |= UInt64(used)
+        i &+= 1
+        if depth > 0 {
+            let parent = stack[depth &- 1]
+            inObject = (words[parent] >> tagShift) == UInt64(Tag.objectStart.rawValue)
+        }
+    }
+
+    /// Scans `"key"` then optional whitespace and the colon.
+    @inline(__always)
+    private func scanKey(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int) throws(JSONError) {
+        guard i < n else { throw JSONError(offset: i, reason: .unexpectedEnd) }
+        guard p[i] == UInt8(ascii: "\"") else { throw JSONError(offset: i, reason: .expectedKey) }
+        try scanString(p, n, &i)
+        while i < n {
+            let c = p[i]
+            if c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 { i &+= 1 } else { break }
+        }
+        guard i < n else { throw JSONError(offset: i, reason: .unexpectedEnd) }
+        guard p[i] == UInt8(ascii: ":") else { throw JSONError(offset: i, reason: .expectedColon) }
+        i &+= 1
+    }
+
+    @inline(__always)
+    private func literal(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, _ first4: UInt32, _ length: Int, _ tag: Tag) throws(JSONError) {
+        guard i &+ length <= n else { throw JSONError(offset: i, reason: .invalidLiteral) }
+        let w = UInt32(p[i]) << 24 | UInt32(p[i &+ 1]) << 16 | UInt32(p[i &+ 2]) << 8 | UInt32(p[i &+ 3])
+        guard w == first4 else { throw JSONError(offset: i, reason: .invalidLiteral) }
+        emit(tag, 0, i, UInt64(length))
+        i &+= length
+    }
+
+    /// Scans a string starting at the opening quote `p[i]`; leaves `i` just past the closing quote.
+    @inline(__always)
+    private func scanString(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int) throws(JSONError) {
+        let contentStart = i &+ 1
+        var j = contentStart
+        var escaped: UInt64 = 0
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        while true {
+            // Eight bytes at a time: stop at a quote, a backslash or a control character.
+            while j &+ 8 <= n {
+                let x = UnsafeRawPointer(p + j).loadUnaligned(as: UInt64.self)
+                let q = x ^ (ones &* 0x22)
+                let b = x ^ (ones &* 0x5C)
+                let mask = (((q &- ones) & ~q) | ((b &- ones) & ~b) | ((x &- ones &* 0x20) & ~x)) & highs
+                if mask != 0 {
+                    j &+= mask.trailingZeroBitCount >> 3
+                    break
+                }
+                j &+= 8
+            }
+            guard j < n else { throw JSONError(offset: n, reason: .unterminatedString) }
+            let c = p[j]
+            if c == UInt8(ascii: "\"") {
+                emit(.string, escaped, contentStart, UInt64(j &- contentStart))
+                i = j &+ 1
+                return
+            } else if c == UInt8(ascii: "\\") {
+                escaped = 1
+                guard j &+ 1 < n else { throw JSONError(offset: n, reason: .unterminatedString) }
+                switch p[j &+ 1] {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"),
+                     UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                    j &+= 2
+                case UInt8(ascii: "u"):
+                    guard j &+ 6 <= n else { throw JSONError(offset: j, reason: .invalidEscape) }
+                    for k in 2..<6 where hexValue(p[j &+ k]) < 0 {
+                        throw JSONError(offset: j, reason: .invalidEscape)
+                    }
+                    j &+= 6
+                default:
+                    throw JSONError(offset: j, reason: .invalidEscape)
+                }
+            } else if c < 0x20 {
+                throw JSONError(offset: j, reason: .controlCharacterInString)
+            } else {
+                // A false positive of the word test (a borrow from a lower byte); step over it.
+                j &+= 1
+            }
+        }
+    }
+
+    /// Scans a number per RFC 8259's grammar.
+    @inline(__always)
+    private func scanNumber(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int) throws(JSONError) {
+        let start = i
+        var j = i
+        var integer: UInt64 = 1
+        if p[j] == UInt8(ascii: "-") { j &+= 1 }
+        guard j < n else { throw JSONError(offset: j, reason: .invalidNumber) }
+        if p[j] == UInt8(ascii: "0") {
+            j &+= 1
+        } else if p[j] >= UInt8(ascii: "1") && p[j] <= UInt8(ascii: "9") {
+            j &+= 1
+            while j < n && p[j] &- UInt8(ascii: "0") < 10 { j &+= 1 }
+        } else {
+            throw JSONError(offset: j, reason: .invalidNumber)
+        }
+        if j < n && p[j] == UInt8(ascii: ".") {
+            integer = 0
+            j &+= 1
+            let digits = j
+            while j < n && p[j] &- UInt8(ascii: "0") < 10 { j &+= 1 }
+            if j == digits { throw JSONError(offset: j, reason: .invalidNumber) }
+        }
+        if j < n && (p[j] | 0x20) == UInt8(ascii: "e") {
+            integer = 0
+            j &+= 1
+            if j < n && (p[j] == UInt8(ascii: "+") || p[j] == UInt8(ascii: "-")) { j &+= 1 }
+            let digits = j
+            while j < n && p[j] &- UInt8(ascii: "0") < 10 { j &+= 1 }
+            if j == digits { throw JSONError(offset: j, reason: .invalidNumber) }
+        }
+        emit(.number, integer, start, UInt64(j &- start))
+        i = j
+    }
+}
+
+@inline(__always) @usableFromInline
+func hexValue(_ c: UInt8) -> Int {
+    switch c {
+    case UInt8(ascii: "0")...UInt8(ascii: "9"): return Int(c &- UInt8(ascii: "0"))
+    case UInt8(ascii: "a")...UInt8(ascii: "f"): return Int(c &- UInt8(ascii: "a")) &+ 10
+    case UInt8(ascii: "A")...UInt8(ascii: "F"): return Int(c &- UInt8(ascii: "A")) &+ 10
+    default: return -1
+    }
+}
+
+/// Why a document was rejected, and where.
+public struct JSONError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The reasons a document can be rejected.
+    public enum Reason: String, Sendable {
+        case empty = "empty input"
+        case unexpectedEnd = "unexpected end of input"
+        case unexpectedCharacter = "unexpected character"
+        case expectedValue = "expected a value"
+        case expectedKey = "expected a string key"
+        case expectedColon = "expected ':' after key"
+        case expectedCommaOrBrace = "expected ',' or '}'"
+        case expectedCommaOrBracket = "expected ',' or ']'"
+        case trailingCharacters = "unexpected characters after the value"
+        case invalidLiteral = "invalid literal"
+        case invalidNumber = "invalid number"
+        case unterminatedString = "unterminated string"
+        case invalidEscape = "invalid escape sequence"
+        case controlCharacterInString = "unescaped control character in string"
+        case tooDeep = "nesting too deep"
+        case invalidPointer = "invalid JSON pointer"
+    }
+    /// Byte offset of the problem in the parsed bytes.
+    public var offset: Int
+    /// What is wrong.
+    public var reason: Reason
+
+    public init(offset: Int, reason: Reason) {
+        self.offset = offset
+        self.reason = reason
+    }
+
+    public var description: String { "\(reason.rawValue) at byte \(offset)" }
+}
