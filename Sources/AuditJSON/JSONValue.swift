@@ -238,6 +238,13 @@ public struct JSONValue {
         return String(decoding: buffer, as: UTF8.self)
     }
 
+    /// Calls `body` with successive pieces of this string's decoded UTF-8 bytes, without allocating
+    /// (a non-string gives its JSON text in one piece).
+    public func forEachDecodedPiece(_ body: (UnsafeRawBufferPointer) -> Void) {
+        if !hasEscapes { body(rawBytes); return }
+        forEachDecodedChunk(rawBytes, body)
+    }
+
     /// Appends the decoded UTF-8 bytes of this string to `buffer` (a non-string appends its JSON text).
     /// Escaped lone surrogates become U+FFFD; raw bytes are copied unchanged.
     public func appendDecoded(to buffer: inout [UInt8]) {

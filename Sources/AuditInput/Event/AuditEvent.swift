@@ -1,0 +1,274 @@
+import AuditJSON
+
+/// The stage of an audit event.
+public enum AuditStage: UInt8, Sendable, CaseIterable {
+    case requestReceived, responseStarted, responseComplete, panic, unknown
+
+    /// The stage as the API server writes it.
+    public var name: String {
+        switch self {
+        case .requestReceived: return "RequestReceived"
+        case .responseStarted: return "ResponseStarted"
+        case .responseComplete: return "ResponseComplete"
+        case .panic: return "Panic"
+        case .unknown: return "unknown"
+        }
+    }
+}
+
+/// A view of one Kubernetes audit `Event` (`audit.k8s.io/v1` or `v1beta1`) on a parsed tape.
+///
+/// Construction walks the event's top-level members once and remembers where each known member is, so
+/// every accessor afterwards is a short walk inside one small object. Nothing is allocated and nothing is
+/// decoded: accessors return ``JSONValue``s (byte ranges into the input).
+public struct AuditEvent {
+    /// The event object.
+    public let root: JSONValue
+    public var auditID: JSONValue?
+    public var stageValue: JSONValue?
+    public var level: JSONValue?
+    public var verb: JSONValue?
+    public var requestURI: JSONValue?
+    public var user: JSONValue?
+    public var impersonatedUser: JSONValue?
+    public var sourceIPs: JSONValue?
+    public var userAgent: JSONValue?
+    public var objectRef: JSONValue?
+    public var responseStatus: JSONValue?
+    public var requestObject: JSONValue?
+    public var responseObject: JSONValue?
+    public var requestReceivedTimestamp: JSONValue?
+    public var stageTimestamp: JSONValue?
+    public var annotations: JSONValue?
+    public var kind: JSONValue?
+    public var apiVersion: JSONValue?
+
+    /// Indexes the top-level members of `root` (which must be an object).
+    @inlinable public init(root: JSONValue) {
+        self.root = root
+        for (key, value) in root.members {
+            let k = key.rawBytes
+            // Dispatch on length, then compare: top-level keys never carry escapes in real logs; an
+            // escaped key falls back to the decoded comparison.
+            if key.hasEscapes {
+                assignEscaped(key, value)
+                continue
+            }
+            switch k.count {
+            case 4:
+                if key.stringEquals("verb") { verb = value } else if key.stringEquals("user") { user = value } else if key.stringEquals("kind") { kind = value }
+            case 5:
+                if key.stringEquals("stage") { stageValue = value } else if key.stringEquals("level") { level = value }
+            case 7:
+                if key.stringEquals("auditID") { auditID = value }
+            case 9:
+                if key.stringEquals("sourceIPs") { sourceIPs = value } else if key.stringEquals("userAgent") { userAgent = value } else if key.stringEquals("objectRef") { objectRef = value }
+            case 10:
+                if key.stringEquals("requestURI") { requestURI = value } else if key.stringEquals("apiVersion") { apiVersion = value }
+            case 11:
+                if key.stringEquals("annotations") { annotations = value }
+            case 13:
+                if key.stringEquals("requestObject") { requestObject = value }
+            case 14:
+                if key.stringEquals("responseStatus") { responseStatus = value } else if key.stringEquals("responseObject") { responseObject = value } else if key.stringEquals("stageTimestamp") { stageTimestamp = value }
+            case 16:
+                if key.stringEquals("impersonatedUser") { impersonatedUser = value }
+            case 24:
+                if key.stringEquals("requestReceivedTimestamp") { requestReceivedTimestamp = value }
+            default:
+                break
+            }
+        }
+    }
+
+    @usableFromInline mutating func assignEscaped(_ key: JSONValue, _ value: JSONValue) {
+        let names: [StaticString] = ["verb", "user", "kind", "stage", "level", "auditID", "sourceIPs", "userAgent", "objectRef",
+                                     "requestURI", "apiVersion", "annotations", "requestObject", "responseStatus",
+                                     "responseObject", "stageTimestamp", "impersonatedUser", "requestReceivedTimestamp"]
+        for (i, name) in names.enumerated() where key.stringEquals(name) {
+            switch i {
+            case 0: verb = value
+            case 1: user = value
+            case 2: kind = value
+            case 3: stageValue = value
+            case 4: level = value
+            case 5: auditID = value
+            case 6: sourceIPs = value
+            case 7: userAgent = value
+            case 8: objectRef = value
+            case 9: requestURI = value
+            case 10: apiVersion = value
+            case 11: annotations = value
+            case 12: requestObject = value
+            case 13: responseStatus = value
+            case 14: responseObject = value
+            case 15: stageTimestamp = value
+            case 16: impersonatedUser = value
+            default: requestReceivedTimestamp = value
+            }
+            return
+        }
+    }
+
+    /// The event's stage.
+    @inlinable public var stage: AuditStage {
+        guard let s = stageValue, s.isString else { return .unknown }
+        let b = s.rawBytes
+        switch b.count {
+        case 15:
+            if s.stringEquals("RequestReceived") { return .requestReceived }
+            if s.stringEquals("ResponseStarted") { return .responseStarted }
+        case 16:
+            if s.stringEquals("ResponseComplete") { return .responseComplete }
+        case 5:
+            if s.stringEquals("Panic") { return .panic }
+        default: break
+        }
+        return .unknown
+    }
+
+    @inlinable public var userName: JSONValue? { user?.member("username") }
+    @inlinable public var userGroups: JSONValue? { user?.member("groups") }
+    @inlinable public var impersonatedUserName: JSONValue? { impersonatedUser?.member("username") }
+    @inlinable public var resource: JSONValue? { objectRef?.member("resource") }
+    @inlinable public var subresource: JSONValue? { objectRef?.member("subresource") }
+    @inlinable public var namespace: JSONValue? { objectRef?.member("namespace") }
+    @inlinable public var name: JSONValue? { objectRef?.member("name") }
+    @inlinable public var apiGroup: JSONValue? { objectRef?.member("apiGroup") }
+    @inlinable public var objectAPIVersion: JSONValue? { objectRef?.member("apiVersion") }
+    @inlinable public var responseCodeValue: JSONValue? { responseStatus?.member("code") }
+    /// The response code, when present and an integer.
+    @inlinable public var responseCode: Int? { responseCodeValue?.int64Value.map { Int($0) } }
+    @inlinable public var authorizationDecision: JSONValue? { annotations?.member("authorization.k8s.io/decision") }
+    @inlinable public var authorizationReason: JSONValue? { annotations?.member("authorization.k8s.io/reason") }
+
+    /// The last entry of `sourceIPs`: the address the API server itself saw (earlier entries come from
+    /// `X-Forwarded-For` and can be forged by the client).
+    @inlinable public var sourceIP: JSONValue? {
+        guard let list = sourceIPs, list.isArray else { return nil }
+        var last: JSONValue? = nil
+        for v in list.elements { last = v }
+        return last
+    }
+
+    /// `stageTimestamp` in nanoseconds since the Unix epoch (nil when absent or malformed).
+    @inlinable public var stageTime: Int64? { stageTimestamp.flatMap { parseRFC3339Nanos($0.rawBytes) } }
+    /// `requestReceivedTimestamp` in nanoseconds since the Unix epoch.
+    @inlinable public var requestReceivedTime: Int64? { requestReceivedTimestamp.flatMap { parseRFC3339Nanos($0.rawBytes) } }
+    /// The event time AuditHound uses (as Falco's k8saudit plugin: `stageTimestamp`, else the received time).
+    @inlinable public var time: Int64? { stageTime ?? requestReceivedTime }
+}
+
+/// Parses an RFC 3339 timestamp (`2026-11-23T10:00:00.123456Z`, `...+02:00`; `t`/space accepted as the
+/// separator, up to nine fraction digits) to nanoseconds since the Unix epoch. No allocation.
+@inlinable public func parseRFC3339Nanos(_ b: UnsafeRawBufferPointer) -> Int64? {
+    let n = b.count
+    guard n >= 20 else { return nil }
+    @inline(__always) func digits(_ at: Int, _ count: Int) -> Int? {
+        var v = 0
+        for k in at..<(at + count) {
+            let d = Int(b[k]) &- 48
+            if d < 0 || d > 9 { return nil }
+            v = v &* 10 &+ d
+        }
+        return v
+    }
+    guard let year = digits(0, 4), b[4] == UInt8(ascii: "-"), let month = digits(5, 2), b[7] == UInt8(ascii: "-"),
+          let day = digits(8, 2), b[10] == UInt8(ascii: "T") || b[10] == UInt8(ascii: "t") || b[10] == UInt8(ascii: " "),
+          let hour = digits(11, 2), b[13] == UInt8(ascii: ":"), let minute = digits(14, 2), b[16] == UInt8(ascii: ":"),
+          let second = digits(17, 2),
+          (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61 else { return nil }
+    var i = 19
+    var nanos = 0
+    if i < n && b[i] == UInt8(ascii: ".") {
+        i += 1
+        var scale = 100_000_000
+        let start = i
+        while i < n, b[i] >= 48, b[i] <= 57 {
+            if scale > 0 { nanos += Int(b[i] - 48) * scale; scale /= 10 }
+            i += 1
+        }
+        if i == start { return nil }
+    }
+    guard i < n else { return nil }
+    var offsetSeconds = 0
+    if b[i] == UInt8(ascii: "Z") || b[i] == UInt8(ascii: "z") {
+        i += 1
+    } else if b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") {
+        guard i + 6 <= n, let oh = digits(i + 1, 2), b[i + 3] == UInt8(ascii: ":"), let om = digits(i + 4, 2) else { return nil }
+        offsetSeconds = (oh * 3600 + om * 60) * (b[i] == UInt8(ascii: "+") ? 1 : -1)
+        i += 6
+    } else {
+        return nil
+    }
+    guard i == n else { return nil }
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = month <= 2 ? year - 1 : year
+    let era = (y >= 0 ? y : y - 399) / 400
+    let yoe = y - era * 400
+    let mp = (month + 9) % 12
+    let doy = (153 * mp + 2) / 5 + day - 1
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+    let days = era * 146_097 + doe - 719_468
+    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offsetSeconds
+    return Int64(seconds) * 1_000_000_000 + Int64(nanos)
+}
+
+/// Why a record did not yield audit events.
+public enum RecordProblem: Sendable, Equatable {
+    case invalidJSON(JSONError)
+    case notAnAuditEvent
+    case missingAuditID
+    case recordTooLarge
+
+    public var description: String {
+        switch self {
+        case .invalidJSON(let e): return "invalid JSON: \(e)"
+        case .notAnAuditEvent: return "not an audit event (expected an Event, an EventList or an array of events)"
+        case .missingAuditID: return "audit event without auditID"
+        case .recordTooLarge: return "record larger than the maximum record size"
+        }
+    }
+}
+
+/// Splits one parsed record into audit events: an `Event` object, an `EventList` (its `items`), or a JSON
+/// array of either (the webhook backend's batches). Calls `event` for each event with its position in the
+/// record (0 for a single event; the item index, counted from 1, inside lists), and `problem` for each
+/// part that is not a usable event. Returns the number of events delivered.
+@inlinable @discardableResult
+public func forEachAuditEvent(in root: JSONValue,
+                              event: (AuditEvent, Int) -> Void,
+                              problem: (RecordProblem, Int) -> Void) -> Int {
+    var delivered = 0
+    var item = 0
+    func visit(_ v: JSONValue, depth: Int, position: Int) {
+        if v.isArray {
+            guard depth < 3 else { problem(.notAnAuditEvent, position); return }
+            for element in v.elements {
+                item += 1
+                visit(element, depth: depth + 1, position: item)
+            }
+            return
+        }
+        guard v.isObject else { problem(.notAnAuditEvent, position); return }
+        let e = AuditEvent(root: v)
+        if let kind = e.kind, kind.stringEquals("EventList") {
+            guard depth < 3, let items = v.member("items"), items.isArray else { problem(.notAnAuditEvent, position); return }
+            for element in items.elements {
+                item += 1
+                visit(element, depth: depth + 1, position: item)
+            }
+            return
+        }
+        if let kind = e.kind, !kind.stringEquals("Event") { problem(.notAnAuditEvent, position); return }
+        guard let id = e.auditID, id.isString, id.rawBytes.count > 0 else {
+            // An object that looks nothing like an event is reported as such.
+            if e.kind == nil && e.verb == nil && e.stageValue == nil { problem(.notAnAuditEvent, position) } else { problem(.missingAuditID, position) }
+            return
+        }
+        delivered += 1
+        event(e, position)
+    }
+    visit(root, depth: 0, position: 0)
+    return delivered
+}
