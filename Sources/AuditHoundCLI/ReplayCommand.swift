@@ -1,0 +1,167 @@
+import AuditInput
+import AuditPipeline
+import AuditRules
+
+/// `audithound replay`: evaluate rules over audit logs and print alerts.
+enum ReplayCommand {
+    static let help = """
+    Usage: audithound replay [options] [PATH|-]...
+
+    Evaluates rules over Kubernetes audit logs and prints alerts to stdout, in input order.
+    PATHs may be files (plain or gzip, detected by content), directories (read recursively, in byte-wise
+    path order) or - for stdin (the default when no PATH is given). Diagnostics and the end-of-run summary
+    go to stderr.
+
+    Options:
+      --rules PATH          Rule file to load (repeatable, loaded in order). Default: the built-in ruleset.
+      --format text|json   Alert format (default text). json: one Falco-compatible alert object per line.
+      --min-priority P      Drop alerts below priority P (emergency ... debug; default debug).
+      --workers N           Worker threads (default: the number of CPUs).
+      --max-record-size S   Largest record accepted (default 64MiB); larger records are reported and skipped.
+      --all-stages          Also evaluate RequestReceived events (skipped by default: each request is
+                            evaluated at ResponseStarted/ResponseComplete).
+      --compression auto|none|gzip   Force the input compression (default auto).
+      --strict              Exit 1 when any record was malformed.
+      --quiet               No summary on stderr.
+      --no-dedupe           Keep repeated alerts of one rule for one auditID.
+      -h, --help            This help.
+
+    Exit status: 0 done, 1 an input or rule file could not be used (or --strict and malformed input),
+    2 usage error.
+
+    """
+
+    static func run(_ args: [String]) throws(UsageError) -> Int32 {
+        let a = try Arguments(args, options: ["rules", "format", "min-priority", "workers", "max-record-size", "compression", "batch-size"],
+                              booleans: ["help", "all-stages", "strict", "quiet", "no-dedupe"])
+        if a.has("help") {
+            OutputStream.standardOutput.write(help)
+            OutputStream.standardOutput.flush()
+            return 0
+        }
+        let format = try a.choice("format", ["text", "json"], default: "text")
+        var settings = ReplaySettings()
+        if let p = a.value("min-priority") {
+            guard let priority = Priority(parsing: p) else { throw UsageError(message: "--min-priority: unknown priority '\(p)'") }
+            settings.minimumPriority = priority
+        }
+        settings.allStages = a.has("all-stages")
+        var options = PipelineOptions()
+        options.workers = try a.int("workers", default: PipelineOptions.defaultWorkers, range: 1...1024)
+        options.maxRecordSize = try a.size("max-record-size", default: 64 << 20)
+        options.batchSize = try a.size("batch-size", default: 1 << 20)
+        switch try a.choice("compression", ["auto", "none", "gzip"], default: "auto") {
+        case "none": options.compression = .none
+        case "gzip": options.compression = .gzip
+        default: options.compression = .auto
+        }
+
+        let err = OutputStream.standardError
+        let (files, readErrors) = loadRuleFiles(a.all("rules"))
+        for e in readErrors { err.line("audithound replay: \(e)") }
+        if !readErrors.isEmpty { return 1 }
+        let loaded = RuleCompiler.load(files)
+        for d in loaded.diagnostics where d.severity != .notice || !a.has("quiet") { err.line(d.description) }
+        guard let ruleSet = loaded.ruleSet else {
+            err.line("audithound replay: the rules have errors; nothing was read")
+            return 1
+        }
+
+        let inputs: [String]
+        do {
+            inputs = try expandInputPaths(a.positionals.isEmpty ? ["-"] : a.positionals)
+        } catch {
+            err.line("audithound replay: \(error)")
+            return 1
+        }
+
+        StopSignal.install()
+        let start = monotonicSeconds()
+        let out = OutputStream.standardOutput
+        let host = hostName()
+        var summary = RunSummary()
+        var dedupe = AlertDeduplicator()
+        let noDedupe = a.has("no-dedupe")
+        let workerSettings = settings
+        let pipeline = Pipeline<ReplayBatchResult>(inputs: inputs, options: options)
+        let report = pipeline.run(makeWorker: {
+            let worker = ReplayWorker(ruleSet: ruleSet, settings: workerSettings)
+            return { batch, source in worker.process(batch, source: source) }
+        }, consume: { result, _, _ in
+            summary.add(result, errors: err)
+            for alert in result.alerts {
+                if !noDedupe && !dedupe.admit(alert) { continue }
+                summary.count(alert)
+                out.line(format == "json" ? AlertFormatter.json(alert, hostname: host) : AlertFormatter.text(alert))
+            }
+        })
+        out.flush()
+        for e in report.inputErrors { err.line("audithound replay: \(e)") }
+        summary.duplicatesSuppressed = dedupe.suppressed
+        if !a.has("quiet") {
+            summary.printLevelWarning(ruleSet: ruleSet, to: err)
+            summary.print(to: err, wall: monotonicSeconds() - start, bytes: report.bytesRead, stopped: report.stopped)
+        }
+        if !report.inputErrors.isEmpty { return 1 }
+        if a.has("strict") && summary.malformed > 0 { return 1 }
+        return 0
+    }
+}
+
+/// The end-of-run summary.
+struct RunSummary {
+    var events = 0
+    var evaluated = 0
+    var malformed = 0
+    var shownProblems = 0
+    var alerts = 0
+    var byRule: [String: Int] = [:]
+    var byPriority: [Priority: Int] = [:]
+    var levelsSeen: UInt8 = 0
+    var duplicatesSuppressed = 0
+    static let problemsShown = 10
+
+    mutating func add(_ r: ReplayBatchResult, errors: OutputStream) {
+        events += r.events
+        evaluated += r.evaluated
+        levelsSeen |= r.levelsSeen
+        for p in r.problems {
+            malformed += 1
+            if shownProblems < RunSummary.problemsShown {
+                errors.line("malformed: \(TextEscaper.escape(p.description))")
+                shownProblems += 1
+                if shownProblems == RunSummary.problemsShown { errors.line("(further malformed records are counted in the summary)") }
+            }
+        }
+    }
+
+    mutating func count(_ a: Alert) {
+        alerts += 1
+        byRule[a.rule, default: 0] += 1
+        byPriority[a.priority, default: 0] += 1
+    }
+
+    /// Warns once when enabled rules need Request/RequestResponse data but only Metadata events were seen.
+    func printLevelWarning(ruleSet: CompiledRuleSet, to err: OutputStream) {
+        guard events > 0, levelsSeen & 0b110 == 0 else { return }
+        let blind = ruleSet.rules.filter { $0.enabled && $0.levelNeeded > .metadata }.map { $0.name }
+        guard !blind.isEmpty else { return }
+        err.line("warning: every event seen was logged at level Metadata, so \(blind.count) enabled rules that read request or response bodies can never fire: \(blind.sorted().joined(separator: ", ")). See rules/audit-policy.yaml.")
+    }
+
+    func print(to err: OutputStream, wall: Double, bytes: Int64, stopped: Bool) {
+        let mb = Double(bytes) / 1_000_000
+        let rate = wall > 0 ? mb / wall : 0
+        let eps = wall > 0 ? Double(events) / wall : 0
+        err.line("--- audithound summary\(stopped ? " (stopped early by a signal)" : "") ---")
+        err.line("events: \(events) (evaluated \(evaluated)), malformed: \(malformed), alerts: \(alerts)\(duplicatesSuppressed > 0 ? " (\(duplicatesSuppressed) repeated stage alerts suppressed)" : "")")
+        err.line("bytes: \(formatBytes(bytes)), wall: \(format(wall, 3)) s, \(format(rate, 1)) MB/s, \(Int(eps)) events/s")
+        if !byPriority.isEmpty {
+            let parts = Priority.allCases.compactMap { p in byPriority[p].map { "\(p.name) \($0)" } }
+            err.line("alerts by priority: " + parts.joined(separator: ", "))
+        }
+        for (rule, n) in byRule.sorted(by: { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }) {
+            err.line("  \(n)\t\(rule)")
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// AuditLogGen module placeholder

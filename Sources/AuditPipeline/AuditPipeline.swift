@@ -1,1 +1,0 @@
-// AuditPipeline module placeholder

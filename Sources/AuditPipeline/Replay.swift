@@ -1,0 +1,146 @@
+import AuditJSON
+import AuditInput
+import AuditRules
+
+/// A record or event that could not be used, with where it was.
+public struct InputProblem: Sendable {
+    public var path: String
+    public var line: Int
+    /// 0 for a whole record; the item number inside an EventList or array.
+    public var item: Int
+    public var byteOffset: Int64
+    public var reason: String
+
+    /// `path:line: reason` (with `#item` inside lists).
+    public var description: String {
+        "\(path):\(line)\(item > 0 ? "#\(item)" : ""): \(reason)"
+    }
+}
+
+/// What a worker found in one batch.
+public struct ReplayBatchResult: Sendable {
+    public var events = 0
+    public var evaluated = 0
+    public var problems: [InputProblem] = []
+    public var alerts: [Alert] = []
+    public var bytes = 0
+    /// Audit levels seen (bit 0 Metadata, 1 Request, 2 RequestResponse, 3 other/None).
+    public var levelsSeen: UInt8 = 0
+    public var firstTime: Int64 = .max
+    public var lastTime: Int64 = .min
+}
+
+/// Replay settings that workers need.
+public struct ReplaySettings: Sendable {
+    /// Alerts below this priority are not produced.
+    public var minimumPriority: Priority = .debug
+    /// Evaluate `RequestReceived` events too (by default they are skipped: every request is evaluated at
+    /// `ResponseStarted`/`ResponseComplete`, where its response code and objects are known).
+    public var allStages = false
+    /// JSON nesting limit.
+    public var maxDepth = 1024
+
+    public init() {}
+}
+
+/// Per-thread replay state: a JSON tape and a rule evaluator, reused for every record.
+public final class ReplayWorker {
+    let tape: JSONTape
+    let evaluator: RuleEvaluator
+    let settings: ReplaySettings
+
+    public init(ruleSet: CompiledRuleSet, settings: ReplaySettings) {
+        self.tape = JSONTape(maxDepth: settings.maxDepth)
+        self.evaluator = RuleEvaluator(ruleSet: ruleSet)
+        self.settings = settings
+    }
+
+    /// Tokenizes, splits and evaluates every record of `batch`.
+    public func process(_ batch: RecordBatch, source: SourceInfo) -> ReplayBatchResult {
+        var result = ReplayBatchResult()
+        result.bytes = batch.byteCount
+        for d in batch.diagnostics {
+            result.problems.append(InputProblem(path: source.displayName, line: d.line, item: 0, byteOffset: d.byteOffset, reason: d.reason))
+        }
+        let rules = evaluator.ruleSet.rules
+        let minimum = settings.minimumPriority
+        let allStages = settings.allStages
+        for record in batch.records {
+            let bytes = batch.recordBytes(record)
+            do {
+                try tape.parse(bytes)
+            } catch {
+                result.problems.append(InputProblem(path: source.displayName, line: record.line, item: 0,
+                                                    byteOffset: record.byteOffset + Int64(error.offset),
+                                                    reason: "invalid JSON: \(error.reason.rawValue) at byte \(error.offset) of the record"))
+                continue
+            }
+            forEachAuditEvent(in: tape.root, event: { event, item in
+                result.events &+= 1
+                result.levelsSeen |= levelBit(event.level)
+                let time = event.time ?? 0
+                if time < result.firstTime { result.firstTime = time }
+                if time > result.lastTime { result.lastTime = time }
+                if !allStages && event.stage == .requestReceived { return }
+                result.evaluated &+= 1
+                evaluator.evaluate(event) { index in
+                    guard rules[index].priority >= minimum else { return }
+                    let id = event.auditID?.decodedString() ?? ""
+                    let input = item > 0 ? "\(source.displayName):\(record.line)#\(item)" : "\(source.displayName):\(record.line)"
+                    result.alerts.append(evaluator.render(rule: index, time: time, auditID: id, input: input))
+                }
+            }, problem: { problem, item in
+                result.problems.append(InputProblem(path: source.displayName, line: record.line, item: item,
+                                                    byteOffset: record.byteOffset, reason: problem.description))
+            })
+        }
+        return result
+    }
+}
+
+@inline(__always) func levelBit(_ v: JSONValue?) -> UInt8 {
+    guard let v else { return 8 }
+    if v.stringEquals("Metadata") { return 1 }
+    if v.stringEquals("Request") { return 2 }
+    if v.stringEquals("RequestResponse") { return 4 }
+    return 8
+}
+
+/// Suppresses a second alert for the same rule and auditID (the API server logs several stages of one
+/// request). Remembers the most recent `capacity` pairs: enough for any realistic distance between the
+/// stages of one request.
+public struct AlertDeduplicator {
+    private var seen: Set<UInt64> = []
+    private var order: [UInt64]
+    private var next = 0
+    private let capacity: Int
+    public private(set) var suppressed = 0
+
+    public init(capacity: Int = 1 << 16) {
+        self.capacity = capacity
+        self.order = []
+        self.order.reserveCapacity(capacity)
+    }
+
+    /// Returns true when the alert is new (and remembers it).
+    public mutating func admit(_ a: Alert) -> Bool {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in a.auditID.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        h = (h ^ 0xff) &* 0x100_0000_01b3
+        for b in a.rule.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        if a.auditID.isEmpty { return true }
+        if seen.contains(h) {
+            suppressed += 1
+            return false
+        }
+        if order.count < capacity {
+            order.append(h)
+        } else {
+            seen.remove(order[next])
+            order[next] = h
+            next = (next + 1) % capacity
+        }
+        seen.insert(h)
+        return true
+    }
+}

@@ -1,0 +1,95 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A mutex with a condition variable (pthread). Locks are taken once per batch, never per event.
+final class Monitor: @unchecked Sendable {
+    private var mutex = pthread_mutex_t()
+    private var cond = pthread_cond_t()
+
+    init() {
+        pthread_mutex_init(&mutex, nil)
+        pthread_cond_init(&cond, nil)
+    }
+
+    deinit {
+        pthread_cond_destroy(&cond)
+        pthread_mutex_destroy(&mutex)
+    }
+
+    func lock() { pthread_mutex_lock(&mutex) }
+    func unlock() { pthread_mutex_unlock(&mutex) }
+    /// Waits for a broadcast; the lock must be held.
+    func wait() { pthread_cond_wait(&cond, &mutex) }
+    /// Waits at most `milliseconds`; the lock must be held.
+    func wait(milliseconds: Int) {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        var deadline = now
+        let total = Int(now.tv_nsec) + milliseconds * 1_000_000
+        deadline.tv_sec += total / 1_000_000_000
+        deadline.tv_nsec = total % 1_000_000_000
+        pthread_cond_timedwait(&cond, &mutex, &deadline)
+    }
+    func broadcast() { pthread_cond_broadcast(&cond) }
+
+    func withLock<R>(_ body: () throws -> R) rethrows -> R {
+        lock()
+        defer { unlock() }
+        return try body()
+    }
+}
+
+/// Starts a detached POSIX thread running `body`; `join()` waits for it.
+final class WorkerThread: @unchecked Sendable {
+    private var thread = pthread_t()
+    private let body: () -> Void
+
+    init(_ body: @escaping () -> Void) {
+        self.body = body
+    }
+
+    func start() {
+        let box = Unmanaged.passRetained(self)
+        var attributes = pthread_attr_t()
+        pthread_attr_init(&attributes)
+        // Deep JSON is parsed iteratively, but leave room for the rule compiler's recursion.
+        pthread_attr_setstacksize(&attributes, 8 << 20)
+        pthread_create(&thread, &attributes, { raw in
+            let me = Unmanaged<WorkerThread>.fromOpaque(raw!).takeRetainedValue()
+            me.body()
+            return nil
+        }, box.toOpaque())
+        pthread_attr_destroy(&attributes)
+    }
+
+    func join() {
+        pthread_join(thread, nil)
+    }
+}
+
+/// Process-wide stop request (SIGINT/SIGTERM): a plain flag read by the reader between batches.
+public enum StopSignal {
+    nonisolated(unsafe) static let flag: UnsafeMutablePointer<sig_atomic_t> = {
+        let p = UnsafeMutablePointer<sig_atomic_t>.allocate(capacity: 1)
+        p.initialize(to: 0)
+        return p
+    }()
+
+    /// True once SIGINT or SIGTERM arrived (or ``request()`` was called).
+    public static var requested: Bool { flag.pointee != 0 }
+
+    public static func request() { flag.pointee = 1 }
+    public static func reset() { flag.pointee = 0 }
+
+    /// Installs handlers for SIGINT and SIGTERM that set the flag (a second signal exits at once).
+    public static func install() {
+        _ = flag
+        let handler: @convention(c) (Int32) -> Void = { sig in
+            if StopSignal.flag.pointee != 0 { _exit(128 + sig) }
+            StopSignal.flag.pointee = 1
+        }
+        signal(SIGINT, handler)
+        signal(SIGTERM, handler)
+    }
+}

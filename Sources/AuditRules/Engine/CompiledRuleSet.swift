@@ -1,0 +1,153 @@
+import AuditJSON
+import AuditInput
+
+/// A field bound at compile time: its definition and compiled argument.
+public struct BoundField: Sendable {
+    public let definition: FieldDefinition
+    public let argument: FieldArgument
+    /// The name as written, with its argument: `ka.uri.param[command]`.
+    public let displayName: String
+}
+
+/// A piece of a rule's `output`: literal text or a `%field`.
+public enum OutputSegment: Sendable {
+    case text(String)
+    case field(Int)
+}
+
+/// One compiled rule.
+public struct CompiledRule: Sendable {
+    public let name: String
+    public let priority: Priority
+    public let tags: [String]
+    public let description: String
+    public let enabled: Bool
+    public let source: String
+    public let location: SourceLocation
+    /// The rule's output template, and the field slots it names (in order of first appearance).
+    public let output: [OutputSegment]
+    public let outputFields: [Int]
+    public let outputText: String
+    /// The least audit level that gives every field this rule's condition reads.
+    public let levelNeeded: AuditLevelNeeded
+    let programStart: Int
+    let programEnd: Int
+    let verbMask: UInt64
+    let stageMask: UInt64
+    let resourceMask: UInt64
+}
+
+enum Instruction {
+    case test(Int32)
+    case jumpIfFalse(Int32)
+    case jumpIfTrue(Int32)
+    case not
+    case constant(Bool)
+}
+
+enum PredicateOp: UInt8 {
+    case eq, ne, lt, le, gt, ge, inSet, intersects, contains, icontains, startswith, endswith, glob, pmatch, exists, fieldEq, fieldNe
+}
+
+struct Predicate {
+    var slot: Int32
+    var op: PredicateOp
+    var value: UnsafeRawBufferPointer
+    var number: Int64?
+    var set: Int32
+    var otherSlot: Int32
+    var setItems: Int32
+}
+
+/// A rule set compiled for evaluation: fields bound to extractors, macros expanded, lists resolved,
+/// conditions lowered to short-circuit instruction sequences, rules indexed by verb, stage and resource.
+/// Immutable and shared by every worker; each worker evaluates with its own ``RuleEvaluator``.
+public final class CompiledRuleSet: @unchecked Sendable {
+    public let rules: [CompiledRule]
+    public let fields: [BoundField]
+    let instructions: ContiguousArray<Instruction>
+    let predicates: ContiguousArray<Predicate>
+    let sets: [ByteSet]
+    private let constants: [UnsafeMutableRawBufferPointer]
+    /// Indices of enabled rules, in load order.
+    let enabledRules: [Int32]
+
+    init(rules: [CompiledRule], fields: [BoundField], instructions: ContiguousArray<Instruction>, predicates: ContiguousArray<Predicate>,
+         sets: [ByteSet], constants: [UnsafeMutableRawBufferPointer]) {
+        self.rules = rules
+        self.fields = fields
+        self.instructions = instructions
+        self.predicates = predicates
+        self.sets = sets
+        self.constants = constants
+        self.enabledRules = rules.indices.filter { rules[$0].enabled }.map { Int32($0) }
+    }
+
+    deinit {
+        for s in sets { s.deallocate() }
+        for c in constants { c.deallocate() }
+    }
+
+    /// The number of enabled rules.
+    public var enabledCount: Int { enabledRules.count }
+}
+
+// MARK: - Event keys used by the rule index
+
+let knownVerbs: [String] = ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection", "proxy"]
+let allMask: UInt64 = ~0
+
+@inline(__always) func verbBit(_ v: JSONValue?) -> UInt64 {
+    guard let v, v.isString else { return 1 << 62 }
+    let b = v.rawBytes
+    switch b.count {
+    case 3:
+        if v.stringEquals("get") { return 1 << 0 }
+    case 4:
+        if v.stringEquals("list") { return 1 << 1 }
+    case 5:
+        if v.stringEquals("watch") { return 1 << 2 }
+        if v.stringEquals("patch") { return 1 << 5 }
+        if v.stringEquals("proxy") { return 1 << 8 }
+    case 6:
+        if v.stringEquals("create") { return 1 << 3 }
+        if v.stringEquals("update") { return 1 << 4 }
+        if v.stringEquals("delete") { return 1 << 6 }
+    case 16:
+        if v.stringEquals("deletecollection") { return 1 << 7 }
+    default: break
+    }
+    return 1 << 63
+}
+
+func verbBit(text: String) -> UInt64 {
+    if let i = knownVerbs.firstIndex(of: text) { return 1 << UInt64(i) }
+    return 1 << 63
+}
+
+@inline(__always) func stageBit(_ e: AuditEvent) -> UInt64 {
+    guard e.stageValue != nil else { return 1 << 62 }
+    let s = e.stage
+    return s == .unknown ? 1 << 63 : 1 << UInt64(s.rawValue)
+}
+
+func stageBit(text: String) -> UInt64 {
+    switch text {
+    case "RequestReceived": return 1 << UInt64(AuditStage.requestReceived.rawValue)
+    case "ResponseStarted": return 1 << UInt64(AuditStage.responseStarted.rawValue)
+    case "ResponseComplete": return 1 << UInt64(AuditStage.responseComplete.rawValue)
+    case "Panic": return 1 << UInt64(AuditStage.panic.rawValue)
+    default: return 1 << 63
+    }
+}
+
+@inline(__always) func resourceBit(_ v: JSONValue?) -> UInt64 {
+    guard let v, v.isString else { return 1 << 63 }
+    if v.hasEscapes { return allMask }
+    return 1 << (fnv1a(v.rawBytes) % 62)
+}
+
+func resourceBit(text: String) -> UInt64 {
+    var bytes = Array(text.utf8)
+    return bytes.withUnsafeMutableBytes { 1 << (fnv1a(UnsafeRawBufferPointer($0)) % 62) }
+}

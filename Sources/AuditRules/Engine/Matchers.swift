@@ -1,0 +1,216 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// Byte-level matchers used by the evaluator. All of them run in time linear in the value (times the
+// pattern length at most): no backtracking blow-up on hostile strings.
+
+@inline(__always) func bytesEqual(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+    a.count == b.count && (a.count == 0 || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0)
+}
+
+@inline(__always) func bytesHasPrefix(_ a: UnsafeRawBufferPointer, _ p: UnsafeRawBufferPointer) -> Bool {
+    a.count >= p.count && (p.count == 0 || memcmp(a.baseAddress!, p.baseAddress!, p.count) == 0)
+}
+
+@inline(__always) func bytesHasSuffix(_ a: UnsafeRawBufferPointer, _ p: UnsafeRawBufferPointer) -> Bool {
+    a.count >= p.count && (p.count == 0 || memcmp(a.baseAddress! + (a.count - p.count), p.baseAddress!, p.count) == 0)
+}
+
+/// Substring search: `memchr` for the first byte, then `memcmp`. O(n·m) in the worst case, with m the
+/// (short, rule-author supplied) pattern length; never worse.
+@inline(__always) func bytesContains(_ a: UnsafeRawBufferPointer, _ p: UnsafeRawBufferPointer) -> Bool {
+    let m = p.count
+    if m == 0 { return true }
+    let n = a.count
+    if n < m { return false }
+    let base = a.baseAddress!
+    let pat = p.baseAddress!
+    let first = Int32(p[0])
+    var i = 0
+    let last = n - m
+    while i <= last {
+        guard let hit = memchr(base + i, first, last - i + 1) else { return false }
+        let at = base.distance(to: UnsafeRawPointer(hit))
+        if memcmp(base + at, pat, m) == 0 { return true }
+        i = at + 1
+    }
+    return false
+}
+
+@inline(__always) func asciiLower(_ c: UInt8) -> UInt8 { c &- 65 < 26 ? c | 0x20 : c }
+
+/// ASCII case-insensitive substring search; `p` must already be lower-case. O(n·m) worst case with m the
+/// (short, rule-author supplied) pattern length.
+func bytesContainsCaseInsensitive(_ a: UnsafeRawBufferPointer, _ p: UnsafeRawBufferPointer) -> Bool {
+    let n = a.count, m = p.count
+    if m == 0 { return true }
+    if n < m { return false }
+    let first = p[0]
+    var i = 0
+    while i <= n - m {
+        if asciiLower(a[i]) == first {
+            var k = 1
+            while k < m && asciiLower(a[i + k]) == p[k] { k += 1 }
+            if k == m { return true }
+        }
+        i += 1
+    }
+    return false
+}
+
+/// Shell-style glob: `*` (any run), `?` (one byte), `[abc]`/`[a-z]`/`[!x]` classes, `\x` escapes.
+/// Iterative with a single backtrack point (the last `*`): O(n·m), never exponential.
+func globMatch(_ s: UnsafeRawBufferPointer, _ p: UnsafeRawBufferPointer) -> Bool {
+    var si = 0, pi = 0
+    var starP = -1, starS = 0
+    let n = s.count, m = p.count
+
+    // Matches one pattern element at p[pi] against s[si]; returns the pattern length consumed or -1.
+    func single(_ pi: Int, _ c: UInt8) -> Int {
+        let pc = p[pi]
+        if pc == UInt8(ascii: "?") { return 1 }
+        if pc == UInt8(ascii: "\\") && pi + 1 < m { return p[pi + 1] == c ? 2 : -1 }
+        if pc == UInt8(ascii: "[") {
+            var j = pi + 1
+            var negate = false
+            if j < m && (p[j] == UInt8(ascii: "!") || p[j] == UInt8(ascii: "^")) { negate = true; j += 1 }
+            var matched = false
+            var first = true
+            while j < m && (first || p[j] != UInt8(ascii: "]")) {
+                first = false
+                if j + 2 < m && p[j + 1] == UInt8(ascii: "-") && p[j + 2] != UInt8(ascii: "]") {
+                    if c >= p[j] && c <= p[j + 2] { matched = true }
+                    j += 3
+                } else {
+                    if c == p[j] { matched = true }
+                    j += 1
+                }
+            }
+            if j >= m { return pc == c ? 1 : -1 }  // unterminated class: a literal '['
+            return matched != negate ? j + 1 - pi : -1
+        }
+        return pc == c ? 1 : -1
+    }
+
+    while si < n {
+        if pi < m && p[pi] == UInt8(ascii: "*") {
+            starP = pi
+            starS = si
+            pi += 1
+            continue
+        }
+        if pi < m {
+            let used = single(pi, s[si])
+            if used > 0 {
+                pi += used
+                si += 1
+                continue
+            }
+        }
+        if starP >= 0 {
+            pi = starP + 1
+            starS += 1
+            si = starS
+            continue
+        }
+        return false
+    }
+    while pi < m && p[pi] == UInt8(ascii: "*") { pi += 1 }
+    return pi == m
+}
+
+/// Path-prefix match: `/etc` matches `/etc` and `/etc/passwd`, not `/etcd`. A pattern ending in `/`
+/// matches anything below it.
+@inline(__always) func pathPrefixMatch(_ value: UnsafeRawBufferPointer, _ prefix: UnsafeRawBufferPointer) -> Bool {
+    guard bytesHasPrefix(value, prefix) else { return false }
+    if value.count == prefix.count { return true }
+    if prefix.count > 0 && prefix[prefix.count - 1] == UInt8(ascii: "/") { return true }
+    return value[prefix.count] == UInt8(ascii: "/")
+}
+
+/// Parses a decimal integer (optional sign), for `<`, `<=`, `>`, `>=`.
+@inline(__always) func parseInteger(_ b: UnsafeRawBufferPointer) -> Int64? {
+    guard b.count > 0, b.count < 20 else { return nil }
+    var i = 0
+    var negative = false
+    if b[0] == UInt8(ascii: "-") || b[0] == UInt8(ascii: "+") { negative = b[0] == UInt8(ascii: "-"); i = 1 }
+    guard i < b.count else { return nil }
+    var v: Int64 = 0
+    while i < b.count {
+        let d = b[i] &- 48
+        if d > 9 { return nil }
+        v = v &* 10 &+ Int64(d)
+        i += 1
+    }
+    return negative ? -v : v
+}
+
+/// Lexicographic byte comparison.
+@inline(__always) func bytesCompare(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
+    let n = min(a.count, b.count)
+    if n > 0 {
+        let r = memcmp(a.baseAddress!, b.baseAddress!, n)
+        if r != 0 { return Int(r) }
+    }
+    return a.count - b.count
+}
+
+@inline(__always) func fnv1a(_ b: UnsafeRawBufferPointer) -> UInt64 {
+    var h: UInt64 = 0xcbf2_9ce4_8422_2325
+    for c in b {
+        h ^= UInt64(c)
+        h = h &* 0x100_0000_01b3
+    }
+    return h
+}
+
+/// An immutable set of byte strings with allocation-free membership tests (linear scan for small sets,
+/// an open-addressing hash table for larger ones). Memory is owned by the compiled rule set.
+struct ByteSet {
+    let items: UnsafeBufferPointer<UnsafeRawBufferPointer>
+    /// Hash table of item indices + 1 (0 = empty); empty for small sets.
+    let table: UnsafeMutableBufferPointer<Int32>
+    let caseFolded: Bool
+
+    init(items: [UnsafeRawBufferPointer]) {
+        let storage = UnsafeMutableBufferPointer<UnsafeRawBufferPointer>.allocate(capacity: max(1, items.count))
+        _ = storage.initialize(from: items)
+        self.items = UnsafeBufferPointer(rebasing: storage[0..<items.count])
+        self.caseFolded = false
+        if items.count > 8 {
+            var size = 16
+            while size < items.count * 2 { size *= 2 }
+            let t = UnsafeMutableBufferPointer<Int32>.allocate(capacity: size)
+            t.initialize(repeating: 0)
+            for (i, item) in items.enumerated() {
+                var slot = Int(fnv1a(item) & UInt64(size - 1))
+                while t[slot] != 0 { slot = (slot + 1) & (size - 1) }
+                t[slot] = Int32(i + 1)
+            }
+            self.table = t
+        } else {
+            self.table = UnsafeMutableBufferPointer<Int32>.allocate(capacity: 0)
+        }
+    }
+
+    func deallocate() {
+        UnsafeMutableBufferPointer(mutating: items).deallocate()
+        table.deallocate()
+    }
+
+    @inline(__always) func contains(_ v: UnsafeRawBufferPointer) -> Bool {
+        if table.count == 0 {
+            for item in items where bytesEqual(item, v) { return true }
+            return false
+        }
+        let mask = table.count - 1
+        var slot = Int(fnv1a(v) & UInt64(mask))
+        while true {
+            let e = table[slot]
+            if e == 0 { return false }
+            if bytesEqual(items[Int(e) - 1], v) { return true }
+            slot = (slot + 1) & mask
+        }
+    }
+}
