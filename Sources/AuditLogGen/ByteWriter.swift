@@ -243,7 +243,7 @@ struct SplitMix64 {
     /// Uniform in `0..<n` (n > 0). Multiply-shift; the bias is negligible for our small ranges.
     @inline(__always)
     mutating func below(_ n: Int) -> Int {
-        Int(truncatingIfNeeded: (self.next() >> 32) &* UInt64(n) >> 32)
+        Int(truncatingIfNeeded: ((self.next() >> 32) &* UInt64(n)) >> 32)
     }
 
     /// Uniform in `lo...hi`.

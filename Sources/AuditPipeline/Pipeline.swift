@@ -37,6 +37,8 @@ public struct PipelineReport: Sendable {
     public var inputErrors: [InputError] = []
     public var stopped = false
     public var sources: [SourceInfo] = []
+    /// Batches allocated during the run (bounded by `batchesInFlight`: the memory bound).
+    public var batchesCreated = 0
 }
 
 /// The concurrent pipeline: one reader thread cuts the inputs into batches at record boundaries, `workers`
@@ -64,6 +66,8 @@ public final class Pipeline<Result>: @unchecked Sendable {
     private var produced = 0
     private var results: [Int: (Result, RecordBatch, Int)] = [:]
     private var report = PipelineReport()
+    private var stopping = false
+    private var batchesConsumed = 0
 
     public init(inputs: [String], options: PipelineOptions) {
         self.inputs = inputs
@@ -100,12 +104,25 @@ public final class Pipeline<Result>: @unchecked Sendable {
             workers.append(t)
         }
 
-        // The in-order stage.
+        // The in-order stage. On a stop request it finishes every batch already handed to the workers
+        // and returns, even when the reader is still blocked reading a pipe.
         var next = 0
+        var stoppedEarly = false
         while true {
             monitor.lock()
             while results[next] == nil && !(readerDone && next >= produced) {
-                monitor.wait()
+                if StopSignal.requested && next >= produced {
+                    stoppedEarly = true
+                    break
+                }
+                monitor.wait(milliseconds: 100)
+            }
+            if stoppedEarly {
+                stopping = true
+                report.stopped = true
+                monitor.broadcast()
+                monitor.unlock()
+                break
             }
             guard let (result, batch, source) = results.removeValue(forKey: next) else {
                 monitor.unlock()
@@ -114,14 +131,20 @@ public final class Pipeline<Result>: @unchecked Sendable {
             monitor.unlock()
             consume(result, batch, sources[source])
             monitor.withLock {
+                batchesConsumed += 1
                 freeBatches.append(batch)
                 monitor.broadcast()
             }
             next += 1
         }
-        reader.join()
-        for w in workers { w.join() }
-        return monitor.withLock { report }
+        if !stoppedEarly {
+            reader.join()
+            for w in workers { w.join() }
+        }
+        return monitor.withLock {
+            report.batchesCreated = created
+            return report
+        }
     }
 
     private func takeFreeBatch(poolSize: Int) -> RecordBatch? {
@@ -192,7 +215,7 @@ public final class Pipeline<Result>: @unchecked Sendable {
     private func workLoop(_ process: (RecordBatch, SourceInfo) -> Result, sources: [SourceInfo]) {
         while true {
             monitor.lock()
-            while workHead >= work.count && !readerDone { monitor.wait() }
+            while workHead >= work.count && !readerDone && !stopping { monitor.wait() }
             if workHead >= work.count {
                 monitor.unlock()
                 return

@@ -89,7 +89,12 @@ public enum StopSignal {
             if StopSignal.flag.pointee != 0 { _exit(128 + sig) }
             StopSignal.flag.pointee = 1
         }
-        signal(SIGINT, handler)
-        signal(SIGTERM, handler)
+        // No SA_RESTART: a blocking read of a pipe returns EINTR so the reader can notice the flag.
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = handler
+        sigemptyset(&action.sa_mask)
+        action.sa_flags = 0
+        sigaction(SIGINT, &action, nil)
+        sigaction(SIGTERM, &action, nil)
     }
 }

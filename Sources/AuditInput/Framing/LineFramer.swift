@@ -181,7 +181,7 @@ public final class LineFramer {
 
             if !batch.isEmpty {
                 if state.count >= self.batchSize { break }
-                if false { break }
+                if n < room && !self.source.canRead(withinMilliseconds: LineFramer.idleMilliseconds) { break }
             }
         }
 

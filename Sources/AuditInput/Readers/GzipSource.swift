@@ -110,7 +110,12 @@ public final class GzipSource: ByteSource {
             case Z_BUF_ERROR:
                 // No progress: either the output is full or zlib needs more input.
                 if z.pointee.avail_out == 0 { return produced }
-                if self.innerAtEnd && z.pointee.avail_in == 0 {
+                if z.pointee.avail_in > 0 {
+                    // Cannot happen with a correct zlib; guards against spinning.
+                    let reason = "corrupt gzip data: decompressor made no progress"
+                    return try fail(InputError(path: self.name, offset: self.compressedOffset, reason: reason))
+                }
+                if self.innerAtEnd {
                     let reason = "truncated gzip stream: unexpected end of input"
                     return try fail(InputError(path: self.name, offset: self.compressedOffset, reason: reason))
                 }

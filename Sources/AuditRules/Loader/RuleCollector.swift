@@ -306,6 +306,8 @@ private struct Collector {
         if output == nil { missing.append("output") }
         if priorityScalar == nil { missing.append("priority") }
         if desc == nil { missing.append("desc") }
+        // An invalid priority was reported above; keep the rule so its condition is still checked.
+        if priority == nil && priorityScalar != nil { priority = .warning }
         guard missing.isEmpty, let condition, let output, let priority else {
             if !missing.isEmpty { error(nameScalar.position, "rule '\(name)' lacks \(missing.joined(separator: ", "))", name) }
             return

@@ -41,6 +41,10 @@ extension YAMLParser {
                 let value: YAMLNode
                 if self.current == YAMLChar.colon {
                     self.i += 1
+                    let next = self.current
+                    if key.style == .plain && (next == YAMLChar.lbracket || next == YAMLChar.lbrace) {
+                        throw self.errorHere("a space is required between ':' and a flow collection")
+                    }
                     let afterColon = self.position(self.i)
                     try self.skipFlowSpace(parent: n, kind: kind, close: close, start: start)
                     if self.current == YAMLChar.comma || self.current == close {
@@ -82,22 +86,29 @@ extension YAMLParser {
         }
     }
 
-    /// A key inside a flow mapping: a plain or quoted scalar.
+    /// A key inside a flow mapping: a plain or quoted scalar on one line.
     mutating func parseFlowKey(parent n: Int) throws(YAMLError) -> YAMLScalar {
+        let firstLine = self.line
+        let key: YAMLScalar
         switch self.current {
         case YAMLChar.lbracket, YAMLChar.lbrace:
             throw self.errorHere("flow collections cannot be mapping keys (complex keys are not supported)")
         case YAMLChar.dquote, YAMLChar.squote:
-            return try self.parseQuoted(parent: n)
+            key = try self.parseQuoted(parent: n)
         default:
             try self.checkPlainStart(flow: true)
             let first = self.scanPlainLine(flow: true)
-            return try self.finishPlain(first, parent: n, flow: true)
+            key = try self.finishPlain(first, parent: n, flow: true)
         }
+        if self.line != firstLine {
+            throw YAMLError(message: "a mapping key must fit on one line (missing ','?)", position: key.position)
+        }
+        return key
     }
 
-    /// Skips blanks, comments and line breaks between flow tokens. Lines must be indented more
-    /// than `n` (a line starting with the closing bracket may sit at `n`).
+    /// Skips blanks, comments and line breaks between flow tokens. Lines must be indented at
+    /// least `n` (more lenient than the spec's "more than `n`", like common YAML parsers, so that
+    /// items and the closing bracket may line up with the key).
     mutating func skipFlowSpace(parent n: Int, kind: String, close: UInt8, start: YAMLPosition) throws(YAMLError) {
         while true {
             let c = self.current
@@ -131,14 +142,13 @@ extension YAMLParser {
                     throw YAMLError(message: "document marker inside a \(kind) (missing '\(YAMLChar.show(close))'?)",
                                     position: self.position(self.lineStart))
                 }
-                let closing = d == YAMLChar.rbracket || d == YAMLChar.rbrace
-                if indent < n || (indent == n && !closing) {
+                if indent < n {
                     if let tab {
                         throw YAMLError(message: "tab characters must not be used for indentation",
                                         position: self.position(tab))
                     }
-                    throw YAMLError(message: "bad indentation of a \(kind)'s continuation line: it must be indented "
-                                        + "more than column \(n + 1) (missing '\(YAMLChar.show(close))'?)",
+                    throw YAMLError(message: "bad indentation of a \(kind)'s continuation line: it must not be less "
+                                        + "indented than column \(n + 1) (missing '\(YAMLChar.show(close))'?)",
                                     position: self.position(j))
                 }
                 self.i = j

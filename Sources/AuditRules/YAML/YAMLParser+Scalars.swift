@@ -39,6 +39,9 @@ extension YAMLParser {
             throw self.errorHere("complex mapping keys ('?') are not supported")
         case YAMLChar.colon where nextIsSeparator:
             throw self.errorHere("missing mapping key before ':' (empty keys are not supported)")
+        case YAMLChar.question where flow, YAMLChar.colon where flow:
+            // YAML 1.2 reads `[?x]` as the scalar "?x", YAML 1.1 parsers as a key: refuse to guess.
+            throw self.errorHere("'\(YAMLChar.show(c))' at the start of a plain scalar inside a flow collection is ambiguous; quote the value")
         case YAMLChar.dash where nextIsSeparator:
             throw self.errorHere("block sequence entries ('- ') are not allowed inside flow collections")
         case YAMLChar.percent:
@@ -384,7 +387,9 @@ extension YAMLParser {
                 continue
             }
             if contentIndent == nil {
-                if spaces <= n || (spaces == 0 && self.isDocumentMarker(at: self.i)) { break }
+                // Text must be indented more than the parent, and at least by 1 even at the
+                // top level (as libyaml requires; the spec would allow column 1 there).
+                if spaces <= max(n, 0) { break }
                 if let widest = widestLeadingEmptyLine, widest.spaces > spaces {
                     throw YAMLError(message: "a leading empty line of a block scalar has more spaces (\(widest.spaces)) "
                                         + "than its first text line (\(spaces))", position: widest.position)

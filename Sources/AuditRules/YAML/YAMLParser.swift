@@ -3,8 +3,9 @@
 //
 // Indentation model (as in the YAML spec): every node is parsed with the indentation `n` of
 // the block collection that contains it (-1 for the document root). Continuation lines of
-// multi-line scalars and flow collections must be indented more than `n` (a closing `]` or
-// `}` may sit at `n`); block scalar content must be indented more than `n`.
+// multi-line plain and quoted scalars must be indented more than `n` (so that a missing
+// closing quote cannot swallow the next key); lines inside flow collections must be indented
+// at least `n`; block scalar content must be indented more than `n`.
 
 /// Byte constants.
 enum YAMLChar {
@@ -212,13 +213,15 @@ struct YAMLParser {
             self.skipBlanks()
             if !Self.isBreakOrEnd(self.current) && self.current != YAMLChar.hash {
                 root = try self.parseBlockNode(indent: self.i - self.lineStart, parent: -1,
-                                               collectionsForbidden: "it cannot start on the '---' line")
+                                               restriction: .documentStartLine)
                 hasRoot = true
             }
             indent = try self.nextContentLine()
         }
+        var rootIndent: Int?
         if !hasRoot, let k = indent, !self.atDocumentMarker {
-            root = try self.parseBlockNode(indent: k, parent: -1, collectionsForbidden: nil)
+            rootIndent = k
+            root = try self.parseBlockNode(indent: k, parent: -1, restriction: nil)
             hasRoot = true
             indent = try self.nextContentLine()
         }
@@ -236,23 +239,38 @@ struct YAMLParser {
             }
             throw self.errorHere("multiple documents are not supported")
         }
-        throw self.errorHere("bad indentation: this line is less indented than the document's root node")
+        if let rootIndent, let k = indent, k < rootIndent {
+            throw self.errorHere("bad indentation: this line is less indented than the document's root node")
+        }
+        throw self.errorHere("unexpected content after the document's root node (check indentation)")
     }
 
     // MARK: Block structure
 
+    /// Why a block collection cannot start at some place on a line.
+    enum CompactRestriction: Equatable {
+        case afterKey, afterTab, documentStartLine
+
+        var reason: String {
+            switch self {
+            case .afterKey: return "it cannot start on the same line as its key"
+            case .afterTab: return "use spaces, not tabs, between '-' and a nested collection"
+            case .documentStartLine: return "it cannot start on the '---' line"
+            }
+        }
+    }
+
     /// Parses the node whose first character is at `i`, in column `m` (0-based), inside a
-    /// block collection indented by `n`. When `collectionsForbidden` is set (a value on the
-    /// same line as its key), a block sequence or mapping starting here is an error with
-    /// that reason.
-    mutating func parseBlockNode(indent m: Int, parent n: Int, collectionsForbidden: String?) throws(YAMLError) -> YAMLNode {
+    /// block collection indented by `n`. With a `restriction`, a block sequence or mapping
+    /// starting here is an error.
+    mutating func parseBlockNode(indent m: Int, parent n: Int, restriction: CompactRestriction?) throws(YAMLError) -> YAMLNode {
         try self.enter()
         defer { self.depth -= 1 }
         let c = self.current
         switch c {
         case YAMLChar.dash where self.isSeparator(at: self.i + 1):
-            if let reason = collectionsForbidden {
-                throw self.errorHere("a block sequence is not allowed here: \(reason)")
+            if let restriction {
+                throw self.errorHere("a block sequence is not allowed here: \(restriction.reason)")
             }
             return try self.parseBlockSequence(indent: m, sameIndentAsKey: false)
         case YAMLChar.pipe, YAMLChar.greater:
@@ -270,8 +288,8 @@ struct YAMLParser {
             let scalar = try self.parseQuoted(parent: n)
             self.skipBlanks()
             if self.current == YAMLChar.colon && self.isSeparator(at: self.i + 1) {
-                if let reason = collectionsForbidden {
-                    throw self.errorHere("a block mapping is not allowed here: \(reason)")
+                if let restriction {
+                    throw self.errorHere("a block mapping is not allowed here: \(restriction.reason)")
                 }
                 if self.line != firstLine {
                     throw YAMLError(message: "a mapping key must fit on one line", position: scalar.position)
@@ -284,9 +302,9 @@ struct YAMLParser {
             try self.checkPlainStart(flow: false)
             let first = self.scanPlainLine(flow: false)
             if first.stop == .colon {
-                if let reason = collectionsForbidden {
-                    throw self.errorHere(
-                        "a block mapping is not allowed here: \(reason) (quote a scalar that contains ': ')")
+                if let restriction {
+                    throw self.errorHere("a block mapping is not allowed here: \(restriction.reason)"
+                                             + (restriction == .afterKey ? " (quote a scalar that contains ': ')" : ""))
                 }
                 return try self.parseBlockMapping(indent: m, firstKey: self.plainKey(first))
             }
@@ -385,7 +403,7 @@ struct YAMLParser {
             // Nothing more on this line: the value is on the next lines, or empty.
             if let k = try self.nextContentLine(), !self.atDocumentMarker {
                 if k > n {
-                    return try self.parseBlockNode(indent: k, parent: n, collectionsForbidden: nil)
+                    return try self.parseBlockNode(indent: k, parent: n, restriction: nil)
                 }
                 if k == n && inMapping && self.atSequenceEntry {
                     try self.enter()
@@ -395,17 +413,10 @@ struct YAMLParser {
             }
             return .scalar(.null(at: emptyPosition))
         }
-        let reason: String?
-        if inMapping {
-            reason = "it cannot start on the same line as its key"
-        } else if tabBefore {
-            reason = "use spaces, not tabs, between '-' and a nested collection"
-        } else {
-            reason = nil
-        }
+        let restriction: CompactRestriction? = inMapping ? .afterKey : tabBefore ? .afterTab : nil
         // Inside a sequence entry, the content column is the compact collection's indentation
         // (everything before it on this line is '-' and spaces, so bytes equal columns).
-        return try self.parseBlockNode(indent: self.i - self.lineStart, parent: n, collectionsForbidden: reason)
+        return try self.parseBlockNode(indent: self.i - self.lineStart, parent: n, restriction: restriction)
     }
 
     static func abbreviate(_ text: String) -> String {

@@ -33,7 +33,7 @@ func usage() -> Never {
 
 /// Parses `200MB`, `1GB`, `512KiB`, `1000`.
 func parseSize(_ text: String) -> Int? {
-    let units: [(String, Double)] = [("KiB", 1024), ("MiB", 1 << 20), ("GiB", 1 << 30),
+    let units: [(String, Double)] = [("KiB", 1024), ("MiB", 1_048_576), ("GiB", 1_073_741_824),
                                      ("KB", 1e3), ("MB", 1e6), ("GB", 1e9), ("K", 1e3), ("M", 1e6), ("G", 1e9), ("B", 1)]
     for (suffix, factor) in units where text.hasSuffix(suffix) {
         guard let v = Double(text.dropLast(suffix.count)) else { return nil }
