@@ -77,37 +77,53 @@ public final class JSONTape {
             throw JSONError(offset: 0, reason: .empty)
         }
         let p = start.assumingMemoryBound(to: UInt8.self)
-        try run(p, bytes.count)
+        var w = Writer(words: words, capacity: capacity, used: 0)
+        defer {
+            words = w.words
+            capacity = w.capacity
+        }
+        try run(p, bytes.count, &w)
+        used = w.used
         base = p
-    }
-
-    @usableFromInline func grow(_ needed: Int) {
-        var newCapacity = capacity * 2
-        while newCapacity < needed { newCapacity *= 2 }
-        let n = UnsafeMutablePointer<UInt64>.allocate(capacity: newCapacity)
-        n.update(from: words, count: used)
-        words.deallocate()
-        words = n
-        capacity = newCapacity
     }
 
     // MARK: - The parser
 
-    @inline(__always)
-    private func emit(_ tag: Tag, _ flags: UInt64, _ payload: Int, _ second: UInt64) {
-        if used &+ 2 > capacity { grow(used &+ 2) }
-        words[used] = (UInt64(tag.rawValue) << tagShift) | (flags << flagShift) | UInt64(truncatingIfNeeded: payload)
-        words[used &+ 1] = second
-        used &+= 2
+    /// The parser's output state, kept in a local struct while parsing so that the hot loop works on
+    /// registers instead of class properties (no dynamic exclusivity checks).
+    struct Writer {
+        var words: UnsafeMutablePointer<UInt64>
+        var capacity: Int
+        var used: Int
+
+        @inline(__always)
+        mutating func emit(_ tag: Tag, _ flags: UInt64, _ payload: Int, _ second: UInt64) {
+            if used &+ 2 > capacity { grow(used &+ 2) }
+            words[used] = (UInt64(tag.rawValue) << tagShift) | (flags << flagShift) | UInt64(truncatingIfNeeded: payload)
+            words[used &+ 1] = second
+            used &+= 2
+        }
+
+        @inline(never)
+        mutating func grow(_ needed: Int) {
+            var newCapacity = capacity * 2
+            while newCapacity < needed { newCapacity *= 2 }
+            let n = UnsafeMutablePointer<UInt64>.allocate(capacity: newCapacity)
+            n.update(from: words, count: used)
+            words.deallocate()
+            words = n
+            capacity = newCapacity
+        }
     }
 
     private enum State { case value, afterValue }
 
-    private func run(_ p: UnsafePointer<UInt8>, _ n: Int) throws(JSONError) {
+    private func run(_ p: UnsafePointer<UInt8>, _ n: Int, _ w: inout Writer) throws(JSONError) {
         var i = 0
         var depth = 0
         var state = State.value
         let stack = self.stack
+        let maxDepth = self.maxDepth
         // Is the container on top of the stack an object?
         var inObject = false
 
@@ -123,48 +139,48 @@ public final class JSONTape {
             case .value:
                 skipWhitespace()
                 guard i < n else {
-                    throw JSONError(offset: i, reason: depth == 0 && used == 0 ? .empty : .unexpectedEnd)
+                    throw JSONError(offset: i, reason: depth == 0 && w.used == 0 ? .empty : .unexpectedEnd)
                 }
                 let c = p[i]
                 switch c {
                 case UInt8(ascii: "\""):
-                    try scanString(p, n, &i)
+                    try scanString(p, n, &i, &w)
                     state = .afterValue
                 case UInt8(ascii: "{"), UInt8(ascii: "["):
                     if depth >= maxDepth { throw JSONError(offset: i, reason: .tooDeep) }
                     let isObject = c == UInt8(ascii: "{")
-                    stack[depth] = used
+                    stack[depth] = w.used
                     depth &+= 1
-                    emit(isObject ? .objectStart : .arrayStart, 0, 0, UInt64(i))
+                    w.emit(isObject ? .objectStart : .arrayStart, 0, 0, UInt64(i))
                     i &+= 1
                     inObject = isObject
                     skipWhitespace()
                     guard i < n else { throw JSONError(offset: i, reason: .unexpectedEnd) }
                     if p[i] == (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
                         // Empty container: close it right away.
-                        try close(p, &i, &depth, &inObject)
+                        close(p, &i, &depth, &inObject, &w, stack)
                         state = .afterValue
                     } else if isObject {
-                        try scanKey(p, n, &i)
+                        try scanKey(p, n, &i, &w)
                         state = .value
                     } else {
                         state = .value
                     }
                 case UInt8(ascii: "t"):
-                    try literal(p, n, &i, 0x74_72_75_65, 4, .trueValue)
+                    try literal(p, n, &i, 0x74_72_75_65, 4, .trueValue, &w)
                     state = .afterValue
                 case UInt8(ascii: "f"):
                     if i &+ 5 <= n && p[i &+ 4] == UInt8(ascii: "e") {
-                        try literal(p, n, &i, 0x66_61_6C_73, 5, .falseValue)
+                        try literal(p, n, &i, 0x66_61_6C_73, 5, .falseValue, &w)
                     } else {
                         throw JSONError(offset: i, reason: .invalidLiteral)
                     }
                     state = .afterValue
                 case UInt8(ascii: "n"):
-                    try literal(p, n, &i, 0x6E_75_6C_6C, 4, .null)
+                    try literal(p, n, &i, 0x6E_75_6C_6C, 4, .null, &w)
                     state = .afterValue
                 case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-                    try scanNumber(p, n, &i)
+                    try scanNumber(p, n, &i, &w)
                     state = .afterValue
                 case UInt8(ascii: "]"), UInt8(ascii: "}"):
                     throw JSONError(offset: i, reason: .expectedValue)
@@ -183,11 +199,11 @@ public final class JSONTape {
                     i &+= 1
                     if inObject {
                         skipWhitespace()
-                        try scanKey(p, n, &i)
+                        try scanKey(p, n, &i, &w)
                     }
                     state = .value
                 } else if c == (inObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
-                    try close(p, &i, &depth, &inObject)
+                    close(p, &i, &depth, &inObject, &w, stack)
                 } else {
                     throw JSONError(offset: i, reason: inObject ? .expectedCommaOrBrace : .expectedCommaOrBracket)
                 }
@@ -197,24 +213,25 @@ public final class JSONTape {
 
     /// Closes the container on top of the stack; `p[i]` is its closing bracket.
     @inline(__always)
-    private func close(_ p: UnsafePointer<UInt8>, _ i: inout Int, _ depth: inout Int, _ inObject: inout Bool) throws(JSONError) {
+    private func close(_ p: UnsafePointer<UInt8>, _ i: inout Int, _ depth: inout Int, _ inObject: inout Bool, _ w: inout Writer,
+                       _ stack: UnsafeMutablePointer<Int>) {
         depth &-= 1
         let startIndex = stack[depth]
-        emit(inObject ? .objectEnd : .arrayEnd, 0, startIndex, UInt64(i))
-        words[startIndex] |= UInt64(used)
+        w.emit(inObject ? .objectEnd : .arrayEnd, 0, startIndex, UInt64(i))
+        w.words[startIndex] |= UInt64(w.used)
         i &+= 1
         if depth > 0 {
             let parent = stack[depth &- 1]
-            inObject = (words[parent] >> tagShift) == UInt64(Tag.objectStart.rawValue)
+            inObject = (w.words[parent] >> tagShift) == UInt64(Tag.objectStart.rawValue)
         }
     }
 
     /// Scans `"key"` then optional whitespace and the colon.
     @inline(__always)
-    private func scanKey(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int) throws(JSONError) {
+    private func scanKey(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, _ w: inout Writer) throws(JSONError) {
         guard i < n else { throw JSONError(offset: i, reason: .unexpectedEnd) }
         guard p[i] == UInt8(ascii: "\"") else { throw JSONError(offset: i, reason: .expectedKey) }
-        try scanString(p, n, &i)
+        try scanString(p, n, &i, &w)
         while i < n {
             let c = p[i]
             if c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 { i &+= 1 } else { break }
@@ -225,17 +242,17 @@ public final class JSONTape {
     }
 
     @inline(__always)
-    private func literal(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, _ first4: UInt32, _ length: Int, _ tag: Tag) throws(JSONError) {
+    private func literal(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, _ first4: UInt32, _ length: Int, _ tag: Tag, _ w: inout Writer) throws(JSONError) {
         guard i &+ length <= n else { throw JSONError(offset: i, reason: .invalidLiteral) }
-        let w = UInt32(p[i]) << 24 | UInt32(p[i &+ 1]) << 16 | UInt32(p[i &+ 2]) << 8 | UInt32(p[i &+ 3])
-        guard w == first4 else { throw JSONError(offset: i, reason: .invalidLiteral) }
-        emit(tag, 0, i, UInt64(length))
+        let word = UInt32(p[i]) << 24 | UInt32(p[i &+ 1]) << 16 | UInt32(p[i &+ 2]) << 8 | UInt32(p[i &+ 3])
+        guard word == first4 else { throw JSONError(offset: i, reason: .invalidLiteral) }
+        w.emit(tag, 0, i, UInt64(length))
         i &+= length
     }
 
     /// Scans a string starting at the opening quote `p[i]`; leaves `i` just past the closing quote.
     @inline(__always)
-    private func scanString(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int) throws(JSONError) {
+    private func scanString(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, _ w: inout Writer) throws(JSONError) {
         let contentStart = i &+ 1
         var j = contentStart
         var escaped: UInt64 = 0
@@ -257,7 +274,7 @@ public final class JSONTape {
             guard j < n else { throw JSONError(offset: n, reason: .unterminatedString) }
             let c = p[j]
             if c == UInt8(ascii: "\"") {
-                emit(.string, escaped, contentStart, UInt64(j &- contentStart))
+                w.emit(.string, escaped, contentStart, UInt64(j &- contentStart))
                 i = j &+ 1
                 return
             } else if c == UInt8(ascii: "\\") {
@@ -287,7 +304,7 @@ public final class JSONTape {
 
     /// Scans a number per RFC 8259's grammar.
     @inline(__always)
-    private func scanNumber(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int) throws(JSONError) {
+    private func scanNumber(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, _ w: inout Writer) throws(JSONError) {
         let start = i
         var j = i
         var integer: UInt64 = 1
@@ -316,7 +333,7 @@ public final class JSONTape {
             while j < n && p[j] &- UInt8(ascii: "0") < 10 { j &+= 1 }
             if j == digits { throw JSONError(offset: j, reason: .invalidNumber) }
         }
-        emit(.number, integer, start, UInt64(j &- start))
+        w.emit(.number, integer, start, UInt64(j &- start))
         i = j
     }
 }

@@ -1,5 +1,5 @@
 import XCTest
-@testable import AuditRules
+import AuditRules
 
 final class YAMLReaderTests: XCTestCase {
     // MARK: Helpers
@@ -88,6 +88,7 @@ final class YAMLReaderTests: XCTestCase {
             ("a: 1\n\t# a comment indented by a tab\nb: 2\n", #"{"a": "1", "b": "2"}"#, #line),
             ("\"a b\": 1\n'c': 2\n", #"{"a b": "1", "c": "2"}"#, #line),
             ("clé: valeur é\n", #"{"clé": "valeur é"}"#, #line),
+            ("'<<': x\n", #"{"<<": "x"}"#, #line),
             // Plain scalars.
             ("a: b#c d:e http://x [y] {z}", #"{"a": "b#c d:e http://x [y] {z}"}"#, #line),
             ("a: b # comment\n", #"{"a": "b"}"#, #line),
@@ -144,6 +145,7 @@ final class YAMLReaderTests: XCTestCase {
             ("a: []\nb: {}\nc: [ ]\n", #"{"a": [], "b": {}, "c": []}"#, #line),
             ("{\"a\":1, 'b': [x], c: {d: e}}", #"{"a": "1", "b": ["x"], "c": {"d": "e"}}"#, #line),
             ("{a, b: , c: d,}", #"{"a": ~, "b": ~, "c": "d"}"#, #line),
+            ("{\"a\":b, 'c':}", #"{"a": "b", "c": ~}"#, #line),
             ("[http://x, a:b, -1, a#b, \"@x\"]", #"["http://x", "a:b", "-1", "a#b", "@x"]"#, #line),
             ("[a\n  b, c]", #"["a b", "c"]"#, #line),
             ("- [a, b]\n- {c: d}\n", #"[["a", "b"], {"c": "d"}]"#, #line),
@@ -187,13 +189,17 @@ final class YAMLReaderTests: XCTestCase {
             ("a: {[b]: c}", 1, 5, "cannot be mapping keys", #line),
             ("a: [b]: c", 1, 7, "cannot be mapping keys", #line),
             ("%YAML 1.2\n---\na: b", 1, 1, "directives", #line),
+            ("a: 1\n<<: {b: 2}", 2, 1, "merge keys", #line),
+            ("{a: 1, <<: x}", 1, 8, "merge keys", #line),
             ("a: %x", 1, 4, "'%'", #line),
             ("a: @x", 1, 4, "reserved", #line),
             ("a: `x", 1, 4, "reserved", #line),
             ("[a: b]", 1, 3, "single-pair mappings", #line),
             ("a: [b\nc: d", 2, 1, "expected ',' or ']'", #line),
             ("{a:[b]}", 1, 4, "a space is required", #line),
+            ("{a:, b}", 1, 4, "a space is required", #line),
             ("{a\n b: c}", 1, 2, "must fit on one line", #line),
+            ("{a\n : c}", 2, 2, "same line as its key", #line),
             ("[?x]", 1, 2, "ambiguous", #line),
             ("{a: :x}", 1, 5, "ambiguous", #line),
             (": b", 1, 1, "missing mapping key", #line),

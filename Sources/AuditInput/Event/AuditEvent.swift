@@ -211,7 +211,10 @@ public struct AuditEvent {
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
     let days = era * 146_097 + doe - 719_468
     let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offsetSeconds
-    return Int64(seconds) * 1_000_000_000 + Int64(nanos)
+    let (scaled, overflow) = Int64(seconds).multipliedReportingOverflow(by: 1_000_000_000)
+    if overflow { return nil }
+    let (total, overflow2) = scaled.addingReportingOverflow(Int64(nanos))
+    return overflow2 ? nil : total
 }
 
 /// Why a record did not yield audit events.

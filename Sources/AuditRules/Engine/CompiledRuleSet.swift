@@ -46,9 +46,11 @@ enum Instruction {
 }
 
 enum PredicateOp: UInt8 {
-    case eq, ne, lt, le, gt, ge, inSet, intersects, contains, icontains, startswith, endswith, glob, pmatch, exists, fieldEq, fieldNe
+    case eq, ne, lt, le, gt, ge, inSet, intersects, contains, icontains, startswith, endswith, glob, iglob, pmatch, exists
 }
 
+/// One test of a field. The right-hand side is `value` (with `number` when it is an integer), the set
+/// `set` (list operators), or, when `otherSlot >= 0`, the values of another field (`val(field)`).
 struct Predicate {
     var slot: Int32
     var op: PredicateOp
@@ -97,8 +99,12 @@ public final class CompiledRuleSet: @unchecked Sendable {
 let knownVerbs: [String] = ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection", "proxy"]
 let allMask: UInt64 = ~0
 
+/// The verb's bit: 62 when absent, 63 for a verb that is not one of ``knownVerbs`` (or not a string),
+/// every bit when the raw text has escapes (the index cannot tell; the condition decides).
 @inline(__always) func verbBit(_ v: JSONValue?) -> UInt64 {
-    guard let v, v.isString else { return 1 << 62 }
+    guard let v, !v.isNull else { return 1 << 62 }
+    guard v.isString else { return 1 << 63 }
+    if v.hasEscapes { return allMask }
     let b = v.rawBytes
     switch b.count {
     case 3:
@@ -125,8 +131,10 @@ func verbBit(text: String) -> UInt64 {
     return 1 << 63
 }
 
+/// The stage's bit: 62 when absent, 63 for an unknown stage, every bit when the raw text has escapes.
 @inline(__always) func stageBit(_ e: AuditEvent) -> UInt64 {
-    guard e.stageValue != nil else { return 1 << 62 }
+    guard let v = e.stageValue, !v.isNull else { return 1 << 62 }
+    if v.isString && v.hasEscapes { return allMask }
     let s = e.stage
     return s == .unknown ? 1 << 63 : 1 << UInt64(s.rawValue)
 }
@@ -141,9 +149,11 @@ func stageBit(text: String) -> UInt64 {
     }
 }
 
+/// The resource's bit: a hash of its text (the raw JSON text for a non-string, which is also its field
+/// text) into bits 0–61; 63 when absent; every bit when the raw text has escapes.
 @inline(__always) func resourceBit(_ v: JSONValue?) -> UInt64 {
-    guard let v, v.isString else { return 1 << 63 }
-    if v.hasEscapes { return allMask }
+    guard let v, !v.isNull else { return 1 << 63 }
+    if v.isString && v.hasEscapes { return allMask }
     return 1 << (fnv1a(v.rawBytes) % 62)
 }
 

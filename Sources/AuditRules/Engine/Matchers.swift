@@ -40,18 +40,20 @@ import Glibc
 
 @inline(__always) func asciiLower(_ c: UInt8) -> UInt8 { c &- 65 < 26 ? c | 0x20 : c }
 
-/// ASCII case-insensitive substring search; `p` must already be lower-case. O(n·m) worst case with m the
-/// (short, rule-author supplied) pattern length.
+@inline(__always) func asciiUpper(_ c: UInt8) -> UInt8 { c &- 97 < 26 ? c & 0xDF : c }
+
+/// ASCII case-insensitive substring search (both sides folded as they are read). O(n·m) worst case with
+/// m the (short, rule-author supplied) pattern length.
 func bytesContainsCaseInsensitive(_ a: UnsafeRawBufferPointer, _ p: UnsafeRawBufferPointer) -> Bool {
     let n = a.count, m = p.count
     if m == 0 { return true }
     if n < m { return false }
-    let first = p[0]
+    let first = asciiLower(p[0])
     var i = 0
     while i <= n - m {
         if asciiLower(a[i]) == first {
             var k = 1
-            while k < m && asciiLower(a[i + k]) == p[k] { k += 1 }
+            while k < m && asciiLower(a[i + k]) == asciiLower(p[k]) { k += 1 }
             if k == m { return true }
         }
         i += 1
@@ -59,38 +61,46 @@ func bytesContainsCaseInsensitive(_ a: UnsafeRawBufferPointer, _ p: UnsafeRawBuf
     return false
 }
 
-/// Shell-style glob: `*` (any run), `?` (one byte), `[abc]`/`[a-z]`/`[!x]` classes, `\x` escapes.
-/// Iterative with a single backtrack point (the last `*`): O(n·m), never exponential.
-func globMatch(_ s: UnsafeRawBufferPointer, _ p: UnsafeRawBufferPointer) -> Bool {
+/// Shell-style glob, as `fnmatch(3)` without flags: `*` (any run, `/` included), `?` (one byte),
+/// `[abc]`/`[a-z]`/`[!x]`/`[^x]` classes, `\x` escapes. With `foldCase`, ASCII letters match either case
+/// (Falco's `iglob`). Iterative with a single backtrack point (the last `*`): O(n·m), never exponential.
+func globMatch(_ s: UnsafeRawBufferPointer, _ p: UnsafeRawBufferPointer, foldCase: Bool = false) -> Bool {
     var si = 0, pi = 0
     var starP = -1, starS = 0
     let n = s.count, m = p.count
+
+    @inline(__always) func same(_ a: UInt8, _ b: UInt8) -> Bool {
+        a == b || (foldCase && asciiLower(a) == asciiLower(b))
+    }
 
     // Matches one pattern element at p[pi] against s[si]; returns the pattern length consumed or -1.
     func single(_ pi: Int, _ c: UInt8) -> Int {
         let pc = p[pi]
         if pc == UInt8(ascii: "?") { return 1 }
-        if pc == UInt8(ascii: "\\") && pi + 1 < m { return p[pi + 1] == c ? 2 : -1 }
+        if pc == UInt8(ascii: "\\") && pi + 1 < m { return same(p[pi + 1], c) ? 2 : -1 }
         if pc == UInt8(ascii: "[") {
             var j = pi + 1
             var negate = false
             if j < m && (p[j] == UInt8(ascii: "!") || p[j] == UInt8(ascii: "^")) { negate = true; j += 1 }
             var matched = false
             var first = true
+            let lower = asciiLower(c), upper = asciiUpper(c)
+            @inline(__always) func inRange(_ x: UInt8, _ lo: UInt8, _ hi: UInt8) -> Bool { x >= lo && x <= hi }
             while j < m && (first || p[j] != UInt8(ascii: "]")) {
                 first = false
                 if j + 2 < m && p[j + 1] == UInt8(ascii: "-") && p[j + 2] != UInt8(ascii: "]") {
-                    if c >= p[j] && c <= p[j + 2] { matched = true }
+                    let lo = p[j], hi = p[j + 2]
+                    if inRange(c, lo, hi) || (foldCase && (inRange(lower, lo, hi) || inRange(upper, lo, hi))) { matched = true }
                     j += 3
                 } else {
-                    if c == p[j] { matched = true }
+                    if same(p[j], c) { matched = true }
                     j += 1
                 }
             }
             if j >= m { return pc == c ? 1 : -1 }  // unterminated class: a literal '['
             return matched != negate ? j + 1 - pi : -1
         }
-        return pc == c ? 1 : -1
+        return same(pc, c) ? 1 : -1
     }
 
     while si < n {
@@ -120,8 +130,8 @@ func globMatch(_ s: UnsafeRawBufferPointer, _ p: UnsafeRawBufferPointer) -> Bool
     return pi == m
 }
 
-/// Path-prefix match: `/etc` matches `/etc` and `/etc/passwd`, not `/etcd`. A pattern ending in `/`
-/// matches anything below it.
+/// Path-prefix match (Falco's `pmatch`): `/etc` matches `/etc` and `/etc/passwd`, not `/etcd`. The
+/// compiler strips trailing `/` from prefixes, except for the root `/`, which matches every absolute path.
 @inline(__always) func pathPrefixMatch(_ value: UnsafeRawBufferPointer, _ prefix: UnsafeRawBufferPointer) -> Bool {
     guard bytesHasPrefix(value, prefix) else { return false }
     if value.count == prefix.count { return true }
@@ -129,9 +139,10 @@ func globMatch(_ s: UnsafeRawBufferPointer, _ p: UnsafeRawBufferPointer) -> Bool
     return value[prefix.count] == UInt8(ascii: "/")
 }
 
-/// Parses a decimal integer (optional sign), for `<`, `<=`, `>`, `>=`.
+/// Parses a decimal integer (optional sign), for `<`, `<=`, `>`, `>=`; nil when not an integer or out of
+/// the Int64 range.
 @inline(__always) func parseInteger(_ b: UnsafeRawBufferPointer) -> Int64? {
-    guard b.count > 0, b.count < 20 else { return nil }
+    guard b.count > 0, b.count <= 20 else { return nil }
     var i = 0
     var negative = false
     if b[0] == UInt8(ascii: "-") || b[0] == UInt8(ascii: "+") { negative = b[0] == UInt8(ascii: "-"); i = 1 }
@@ -140,10 +151,37 @@ func globMatch(_ s: UnsafeRawBufferPointer, _ p: UnsafeRawBufferPointer) -> Bool
     while i < b.count {
         let d = b[i] &- 48
         if d > 9 { return nil }
-        v = v &* 10 &+ Int64(d)
+        let (times10, o1) = v.multipliedReportingOverflow(by: 10)
+        let (next, o2) = negative ? times10.subtractingReportingOverflow(Int64(d)) : times10.addingReportingOverflow(Int64(d))
+        if o1 || o2 { return nil }
+        v = next
         i += 1
     }
-    return negative ? -v : v
+    return v
+}
+
+/// Decodes hex digits (`6c69`, case-insensitive, an even number of them): the operand of `bcontains`
+/// and `bstartswith`.
+func hexDecode(_ text: String) -> [UInt8]? {
+    let digits = Array(text.utf8)
+    guard digits.count % 2 == 0 else { return nil }
+    func nibble(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
+        default: return nil
+        }
+    }
+    var out: [UInt8] = []
+    out.reserveCapacity(digits.count / 2)
+    var i = 0
+    while i < digits.count {
+        guard let hi = nibble(digits[i]), let lo = nibble(digits[i + 1]) else { return nil }
+        out.append(hi << 4 | lo)
+        i += 2
+    }
+    return out
 }
 
 /// Lexicographic byte comparison.

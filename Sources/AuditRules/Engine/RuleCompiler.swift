@@ -14,7 +14,15 @@ public enum RuleCompiler {
         let collection = RuleCollector.collect(files)
         var compiler = Compiler(collection: collection, registry: registry)
         let set = compiler.compile()
-        let diagnostics = collection.diagnostics + compiler.diagnostics
+        // In file order, then by position (stable: problems at one place keep the order they were found in).
+        var fileOrder: [String: Int] = [:]
+        for (k, f) in files.enumerated() where fileOrder[f.path] == nil { fileOrder[f.path] = k }
+        let diagnostics = (collection.diagnostics + compiler.diagnostics).enumerated().sorted { a, b in
+            let la = a.element.location, lb = b.element.location
+            let ka = (fileOrder[la.path] ?? Int.max, la.line, la.column, a.offset)
+            let kb = (fileOrder[lb.path] ?? Int.max, lb.line, lb.column, b.offset)
+            return ka < kb
+        }.map(\.element)
         let hasErrors = diagnostics.contains { $0.severity == .error }
         return RuleLoadResult(ruleSet: hasErrors ? nil : set, collection: collection, diagnostics: diagnostics)
     }
@@ -47,6 +55,10 @@ private struct Compiler {
     }
 
     mutating func compile() -> CompiledRuleSet {
+        // Every macro's syntax is checked, used or not (fields and names are checked where it is used).
+        for macro in collection.macros.values.sorted(by: { ($0.location.path, $0.location.line) < ($1.location.path, $1.location.line) }) {
+            macroASTs[macro.name] = .some(parse(macro.condition, what: "macro '\(macro.name)'"))
+        }
         var compiled: [CompiledRule] = []
         for rule in collection.rules {
             levels = .metadata
@@ -157,30 +169,35 @@ private struct Compiler {
                                   text: ConditionText) -> Expr? {
         let empty = UnsafeRawBufferPointer(start: nil, count: 0)
         let listOp = op == .in_ || op == .intersects || op == .pmatch
+        if fields[slot].definition.isList && !listOp {
+            // Falco: list fields only support exists, in and intersects (pmatch is accepted too).
+            let name = fields[slot].displayName
+            report(text, span, "'\(name)' is a list field: use exists, in (every value in the set) or intersects (any value "
+                   + "in the set), not '\(op.rawValue)'; e.g. \(name) intersects (x)")
+            return nil
+        }
         if case .field(let other) = operand {
             guard let otherSlot = bind(other, text: text) else { return nil }
-            guard op == .eq || op == .ne else {
-                report(text, span, "only = and != can compare two fields")
+            guard let pop = predicateOp(op) else {
+                report(text, span, "'\(op.rawValue)' cannot compare with another field (val())")
                 return nil
             }
-            return .predicate(addPredicate(Predicate(slot: Int32(slot), op: op == .eq ? .fieldEq : .fieldNe, value: empty, number: nil,
-                                                     set: -1, otherSlot: Int32(otherSlot), setItems: 0)))
+            return .predicate(addPredicate(Predicate(slot: Int32(slot), op: pop, value: empty, number: nil, set: -1,
+                                                     otherSlot: Int32(otherSlot), setItems: 0)))
         }
         if listOp {
             var values: [String] = []
             switch operand {
             case .value(let name, let vspan):
-                guard let list = collection.lists[name] else {
+                guard collection.lists[name] != nil else {
                     report(text, vspan, "'\(op.rawValue)' needs a list: '\(name)' is not a known list (write (\(name)) for a literal)")
                     return nil
                 }
-                var seen: Set<String> = []
-                values = expandList(list.items, seen: &seen)
+                expandList(name, into: &values)
             case .list(let items, _):
-                var seen: Set<String> = []
                 for item in items {
-                    if !item.isQuoted, let list = collection.lists[item.text] {
-                        values += expandList(list.items, seen: &seen)
+                    if !item.isQuoted, collection.lists[item.text] != nil {
+                        expandList(item.text, into: &values)
                     } else {
                         values.append(item.text)
                     }
@@ -189,92 +206,148 @@ private struct Compiler {
                 return nil
             }
             if op == .pmatch {
-                // pmatch keeps the prefixes in a list (each tested as a path prefix).
-                let items = values.map { constant($0) }
-                let set = ByteSet(items: items)
+                // Prefixes compare by path components: a trailing '/' adds nothing (except for the root).
+                var prefixes: [String] = []
+                for var v in values {
+                    while v.count > 1 && v.hasSuffix("/") { v.removeLast() }
+                    if !prefixes.contains(v) { prefixes.append(v) }
+                }
+                let set = ByteSet(items: prefixes.map { constant($0) })
                 sets.append(set)
                 return .predicate(addPredicate(Predicate(slot: Int32(slot), op: .pmatch, value: empty, number: nil,
-                                                         set: Int32(sets.count - 1), otherSlot: -1, setItems: Int32(items.count))))
+                                                         set: Int32(sets.count - 1), otherSlot: -1, setItems: Int32(prefixes.count))))
             }
-            let set = ByteSet(items: Array(Set(values)).sorted().map { constant($0) })
+            let unique = Array(Set(values)).sorted()
+            let set = ByteSet(items: unique.map { constant($0) })
             sets.append(set)
             return .predicate(addPredicate(Predicate(slot: Int32(slot), op: op == .in_ ? .inSet : .intersects, value: empty, number: nil,
-                                                     set: Int32(sets.count - 1), otherSlot: -1, setItems: Int32(values.count))))
+                                                     set: Int32(sets.count - 1), otherSlot: -1, setItems: Int32(unique.count))))
         }
-        guard case .value(var v, _) = operand else {
+        guard case .value(var v, let vspan) = operand else {
             report(text, span, "'\(op.rawValue)' takes a single value, not a list")
             return nil
         }
-        let pop: PredicateOp
-        switch op {
-        case .eq: pop = .eq
-        case .ne: pop = .ne
-        case .lt: pop = .lt
-        case .le: pop = .le
-        case .gt: pop = .gt
-        case .ge: pop = .ge
-        case .contains, .bcontains: pop = .contains
-        case .icontains:
-            pop = .icontains
-            v = String(v.map { $0.isASCII ? Character($0.lowercased()) : $0 })
-        case .startswith, .bstartswith: pop = .startswith
-        case .endswith: pop = .endswith
-        case .glob: pop = .glob
-        default:
+        guard let pop = predicateOp(op) else {
             report(text, span, "operator '\(op.rawValue)' is not supported here")
             return nil
         }
-        let bytes = constant(v)
+        let bytes: UnsafeRawBufferPointer
+        switch op {
+        case .bcontains, .bstartswith:
+            // Falco: the operand is the bytes written as hex digits (`bcontains 6c69` looks for "li").
+            guard let decoded = hexDecode(v) else {
+                report(text, vspan, "'\(op.rawValue)' takes bytes written as an even number of hex digits, e.g. 6c6f67 (found '\(v)')")
+                return nil
+            }
+            bytes = constant(bytes: decoded)
+        case .icontains:
+            v = String(v.map { $0.isASCII ? Character($0.lowercased()) : $0 })
+            bytes = constant(v)
+        default:
+            bytes = constant(v)
+        }
         return .predicate(addPredicate(Predicate(slot: Int32(slot), op: pop, value: bytes, number: parseInteger(bytes), set: -1,
                                                  otherSlot: -1, setItems: 0)))
     }
 
-    func expandList(_ items: [String], seen: inout Set<String>) -> [String] {
-        var out: [String] = []
-        for item in items {
-            if let nested = collection.lists[item], !seen.contains(item) {
-                seen.insert(item)
-                out += expandList(nested.items, seen: &seen)
+    func predicateOp(_ op: ComparisonOperator) -> PredicateOp? {
+        switch op {
+        case .eq: return .eq
+        case .ne: return .ne
+        case .lt: return .lt
+        case .le: return .le
+        case .gt: return .gt
+        case .ge: return .ge
+        case .contains, .bcontains: return .contains
+        case .icontains: return .icontains
+        case .startswith, .bstartswith: return .startswith
+        case .endswith: return .endswith
+        case .glob: return .glob
+        case .iglob: return .iglob
+        case .in_: return .inSet
+        case .intersects: return .intersects
+        case .pmatch: return .pmatch
+        }
+    }
+
+    /// Appends the items of list `name`, expanding items that name other lists (a list met again inside
+    /// its own expansion adds nothing).
+    func expandList(_ name: String, into out: inout [String]) {
+        var stack: [String] = []
+        expandList(name, stack: &stack, into: &out)
+    }
+
+    private func expandList(_ name: String, stack: inout [String], into out: inout [String]) {
+        guard let list = collection.lists[name], !stack.contains(name) else { return }
+        stack.append(name)
+        for item in list.items {
+            if collection.lists[item] != nil {
+                expandList(item, stack: &stack, into: &out)
             } else {
                 out.append(item)
             }
         }
-        return out
+        stack.removeLast()
     }
 
+    /// Lowers an exception as Falco expands it: `fields` one field -> `field comp (v1, v2, ...)`; `fields` a
+    /// list -> `(f1 c1 v1 and f2 c2 v2 ...) or (...)` over the value tuples. Values are written bare (so a
+    /// list name expands to the list) unless they contain a space; a tuple element that is itself a list
+    /// becomes `(a, b)`.
     mutating func lowerException(_ exception: RuleException, rule: RuleDefinition) -> Expr? {
         let where_ = "exception '\(exception.name)' of rule '\(rule.name)'"
         func error(_ m: String) {
             diagnostics.append(RuleDiagnostic(exception.location, .error, "\(where_): \(m)"))
         }
         var slots: [Int] = []
+        var ok = true
         for f in exception.fields {
             guard let slot = bindName(f) else {
                 error("unknown field '\(f)'")
-                return nil
+                ok = false
+                continue
             }
             slots.append(slot)
         }
         func op(_ s: String) -> ComparisonOperator? { ComparisonOperator(rawValue: s == "==" ? "=" : s) }
+        func isListOp(_ o: ComparisonOperator) -> Bool { o == .in_ || o == .intersects || o == .pmatch }
+        var comps: [ComparisonOperator] = []
+        for c in exception.comps {
+            guard let o = op(c) else {
+                error("unknown operator '\(c)' in comps")
+                ok = false
+                continue
+            }
+            comps.append(o)
+        }
+        guard ok else { return nil }
+        let noSpan = ConditionSpan(offset: 0, length: 0)
+        let text = ConditionText(LocatedText(text: "", location: exception.location))
+        func item(_ v: String) -> ListItem { .value(v, noSpan, quoted: v.contains(" ")) }
+        // Compiles one comparison; problems are reported with the exception's name.
+        func compare(_ slot: Int, _ o: ComparisonOperator, _ operand: ConditionOperand) -> Expr? {
+            let before = diagnostics.count
+            let e = lowerComparison(slot: slot, op: o, operand: operand, span: noSpan, text: text)
+            for k in before..<diagnostics.count { diagnostics[k].message = "\(where_): " + diagnostics[k].message }
+            return e
+        }
         if !exception.fieldsIsList {
-            let comp = exception.comps.first ?? "in"
-            guard let o = op(comp), o == .in_ || o == .intersects || o == .pmatch else {
-                error("with a single field, comps must be in, intersects or pmatch (got '\(comp)')")
+            guard slots.count == 1 else { return nil }
+            let o = comps.first ?? .in_
+            guard comps.count <= 1, isListOp(o) else {
+                error("with a single field, comps must be in, intersects or pmatch (got '\(exception.comps.joined(separator: ", "))')")
                 return nil
             }
             let values = exception.values.flatMap { $0.flatMap { $0 } }
             if values.isEmpty { return .constant(false) }
-            let items = values.map { ListItem.value($0, ConditionSpan(offset: 0, length: 0), quoted: true) }
-            let text = ConditionText(LocatedText(text: "", location: exception.location))
-            return lowerComparison(slot: slots[0], op: o, operand: .list(items, ConditionSpan(offset: 0, length: 0)),
-                                   span: ConditionSpan(offset: 0, length: 0), text: text)
+            return compare(slots[0], o, .list(values.map(item), noSpan))
         }
-        if !exception.comps.isEmpty && exception.comps.count != slots.count {
-            error("comps has \(exception.comps.count) entries but fields has \(slots.count)")
+        if exception.hasComps && comps.count != slots.count {
+            error("comps has \(comps.count) entries but fields has \(slots.count)")
             return nil
         }
+        if !exception.hasComps { comps = Array(repeating: .eq, count: slots.count) }
         var alternatives: [Expr] = []
-        let text = ConditionText(LocatedText(text: "", location: exception.location))
         for tuple in exception.values {
             guard tuple.count == slots.count else {
                 error("a values entry has \(tuple.count) items but fields has \(slots.count)")
@@ -282,19 +355,19 @@ private struct Compiler {
             }
             var parts: [Expr] = []
             for (k, slot) in slots.enumerated() {
-                let compText = exception.comps.isEmpty ? "=" : exception.comps[k]
-                guard let o = op(compText) else {
-                    error("unknown operator '\(compText)'")
-                    return nil
-                }
+                let o = comps[k]
                 let element = tuple[k]
                 let operand: ConditionOperand
-                if o == .in_ || o == .intersects || o == .pmatch {
-                    operand = .list(element.map { .value($0, ConditionSpan(offset: 0, length: 0), quoted: true) }, ConditionSpan(offset: 0, length: 0))
+                if isListOp(o) {
+                    operand = .list(element.map(item), noSpan)
                 } else {
-                    operand = .value(element.first ?? "", ConditionSpan(offset: 0, length: 0))
+                    guard element.count == 1 else {
+                        error("'\(exception.comps[k])' compares with one value, but a values entry gives a list for \(exception.fields[k])")
+                        return nil
+                    }
+                    operand = .value(element[0], noSpan)
                 }
-                guard let e = lowerComparison(slot: slot, op: o, operand: operand, span: ConditionSpan(offset: 0, length: 0), text: text) else { return nil }
+                guard let e = compare(slot, o, operand) else { return nil }
                 parts.append(e)
             }
             alternatives.append(.and(parts))
@@ -341,13 +414,17 @@ private struct Compiler {
 
     mutating func constant(_ s: String) -> UnsafeRawBufferPointer {
         if let c = constantCache[s] { return c }
-        let bytes = Array(s.utf8)
+        let r = constant(bytes: Array(s.utf8))
+        constantCache[s] = r
+        return r
+    }
+
+    /// Copies bytes into memory owned by the rule set.
+    mutating func constant(bytes: [UInt8]) -> UnsafeRawBufferPointer {
         let m = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, bytes.count), alignment: 1)
         m.copyBytes(from: bytes)
         constants.append(m)
-        let r = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(m)[0..<bytes.count])
-        constantCache[s] = r
-        return r
+        return UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(m)[0..<bytes.count])
     }
 
     mutating func addPredicate(_ p: Predicate) -> Int {
@@ -358,51 +435,56 @@ private struct Compiler {
     // MARK: Output templates
 
     /// Splits `output` into text and `%field` references (a field name is letters, digits, `_` and `.`,
-    /// optionally followed by `[argument]`).
+    /// optionally followed by `[argument]`). Trailing white space (the line break a `>` block scalar
+    /// ends with) is dropped.
     mutating func compileOutput(_ rule: RuleDefinition) -> ([OutputSegment], [Int]) {
         var segments: [OutputSegment] = []
         var slots: [Int] = []
-        let chars = Array(rule.output.unicodeScalars)
-        var text = ""
+        var bytes = Array(rule.output.utf8)
+        while let last = bytes.last, last == 0x20 || last == 0x0A || last == 0x09 || last == 0x0D { bytes.removeLast() }
+        var text: [UInt8] = []
         var i = 0
-        func isNameChar(_ c: Unicode.Scalar) -> Bool {
-            (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || (c >= "0" && c <= "9") || c == "_" || c == "."
+        func isNameByte(_ c: UInt8) -> Bool {
+            (c >= 0x61 && c <= 0x7A) || (c >= 0x41 && c <= 0x5A) || (c >= 0x30 && c <= 0x39) || c == 0x5F || c == 0x2E
         }
-        while i < chars.count {
-            let c = chars[i]
-            if c == "%" && i + 1 < chars.count && isNameChar(chars[i + 1]) {
+        func flush() {
+            if !text.isEmpty { segments.append(.text(String(decoding: text, as: UTF8.self))); text = [] }
+        }
+        while i < bytes.count {
+            let c = bytes[i]
+            if c == UInt8(ascii: "%") && i + 1 < bytes.count && isNameByte(bytes[i + 1]) {
                 var j = i + 1
-                while j < chars.count && isNameChar(chars[j]) { j += 1 }
-                var name = String(String.UnicodeScalarView(chars[(i + 1)..<j]))
-                while name.hasSuffix(".") { name.removeLast(); j -= 1 }
+                while j < bytes.count && isNameByte(bytes[j]) { j += 1 }
+                while bytes[j - 1] == UInt8(ascii: ".") { j -= 1 }
+                let name = String(decoding: bytes[(i + 1)..<j], as: UTF8.self)
                 var argument: String? = nil
-                if j < chars.count && chars[j] == "[" {
-                    if let close = chars[j...].firstIndex(of: "]") {
-                        argument = String(String.UnicodeScalarView(chars[(j + 1)..<close]))
-                        j = close + 1
-                    }
+                if j < bytes.count && bytes[j] == UInt8(ascii: "["), let close = bytes[j...].firstIndex(of: UInt8(ascii: "]")) {
+                    argument = String(decoding: bytes[(j + 1)..<close], as: UTF8.self)
+                    j = close + 1
                 }
+                let written = String(decoding: bytes[i..<j], as: UTF8.self)
+                let at = rule.outputSource.location(ofOffset: i)
                 if let definition = registry.lookup(name) {
                     do {
                         let savedLevel = levels
                         let slot = try self.slot(definition, argumentText: argument)
                         levels = savedLevel
-                        if !text.isEmpty { segments.append(.text(text)); text = "" }
+                        flush()
                         segments.append(.field(slot))
                         if !slots.contains(slot) { slots.append(slot) }
                     } catch {
-                        diagnostics.append(RuleDiagnostic(rule.location, .error, "output of rule '\(rule.name)': field '\(name)': \(error.message)"))
+                        diagnostics.append(RuleDiagnostic(at, .error, "output of rule '\(rule.name)': field '\(name)': \(error.message)", snippet: written))
                     }
                 } else {
-                    diagnostics.append(RuleDiagnostic(rule.location, .error, "output of rule '\(rule.name)': unknown field '%\(name)'", snippet: "%" + name))
+                    diagnostics.append(RuleDiagnostic(at, .error, "output of rule '\(rule.name)': unknown field '\(name)'", snippet: written))
                 }
                 i = j
                 continue
             }
-            text.unicodeScalars.append(c)
+            text.append(c)
             i += 1
         }
-        if !text.isEmpty { segments.append(.text(text)) }
+        flush()
         return (segments, slots)
     }
 
@@ -449,7 +531,7 @@ private struct Compiler {
             let f = fields[Int(p.slot)]
             var plain = false
             if case .none = f.argument { plain = f.definition.name == fieldName(for: field) }
-            guard plain || (field == "stage" && isStagePointer(f)) else { return allMask }
+            guard plain || (field == "stage" && isStagePointer(f)), p.otherSlot < 0 else { return allMask }
             func bit(_ s: String) -> UInt64 {
                 switch field {
                 case "verb": return verbBit(text: s)

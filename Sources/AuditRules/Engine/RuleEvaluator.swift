@@ -17,6 +17,10 @@ public final class RuleEvaluator {
     private var generation: UInt32 = 0
     private var event: AuditEvent? = nil
     private let fieldCount: Int
+    /// Rule programs run so far (rules the index skipped are not counted); for tests and statistics.
+    public private(set) var programsRun = 0
+    /// Field tests run so far (tests skipped by short-circuiting are not counted); for tests and statistics.
+    public private(set) var predicatesRun = 0
 
     public init(ruleSet: CompiledRuleSet) {
         self.ruleSet = ruleSet
@@ -60,6 +64,7 @@ public final class RuleEvaluator {
         for r in ruleSet.enabledRules {
             let rule = rules[Int(r)]
             if rule.verbMask & verb == 0 || rule.stageMask & stage == 0 || rule.resourceMask & resource == 0 { continue }
+            programsRun &+= 1
             if run(rule.programStart, rule.programEnd) { match(Int(r)) }
         }
     }
@@ -68,6 +73,7 @@ public final class RuleEvaluator {
     public func matches(rule index: Int, _ e: AuditEvent) -> Bool {
         begin(e)
         let rule = ruleSet.rules[index]
+        programsRun &+= 1
         return run(rule.programStart, rule.programEnd)
     }
 
@@ -117,10 +123,12 @@ public final class RuleEvaluator {
     }
 
     private func test(_ index: Int) -> Bool {
+        predicatesRun &+= 1
         let p = ruleSet.predicates[index]
         let range = extract(Int(p.slot))
         if range.isEmpty { return false }
         if p.op == .exists { return true }
+        if p.otherSlot >= 0 { return testAgainstField(p, range) }
         return output.values.withUnsafeBufferPointer { all -> Bool in
             switch p.op {
             case .inSet:
@@ -137,38 +145,61 @@ public final class RuleEvaluator {
                     for prefix in set.items where pathPrefixMatch(all[i], prefix) { return true }
                 }
                 return false
-            case .fieldEq, .fieldNe:
-                let other = extract(Int(p.otherSlot))
-                if other.isEmpty { return false }
-                // Re-read: extraction may have grown the buffer.
-                return output.values.withUnsafeBufferPointer { all2 in
-                    let equal = bytesEqual(all2[range.lowerBound], all2[other.lowerBound])
-                    return p.op == .fieldEq ? equal : !equal
-                }
             default:
-                for i in range where compare(all[i], p) { return true }
+                for i in range where compare(all[i], p.op, p.value, p.number) { return true }
                 return false
             }
         }
     }
 
-    @inline(__always) private func compare(_ v: UnsafeRawBufferPointer, _ p: Predicate) -> Bool {
-        switch p.op {
-        case .eq: return bytesEqual(v, p.value)
-        case .ne: return !bytesEqual(v, p.value)
-        case .contains: return bytesContains(v, p.value)
-        case .icontains: return bytesContainsCaseInsensitive(v, p.value)
-        case .startswith: return bytesHasPrefix(v, p.value)
-        case .endswith: return bytesHasSuffix(v, p.value)
-        case .glob: return globMatch(v, p.value)
+    /// `field op val(other)`: `in` = every value of the field is a value of `other`, `intersects` = any;
+    /// other operators compare each value of the field with the first value of `other`.
+    private func testAgainstField(_ p: Predicate, _ range: Range<Int>) -> Bool {
+        // Extract first: extraction appends to `output.values`, which must not be borrowed meanwhile.
+        let other = extract(Int(p.otherSlot))
+        if other.isEmpty { return false }
+        return output.values.withUnsafeBufferPointer { all -> Bool in
+            switch p.op {
+            case .inSet:
+                outer: for i in range {
+                    for j in other where bytesEqual(all[i], all[j]) { continue outer }
+                    return false
+                }
+                return true
+            case .intersects:
+                for i in range {
+                    for j in other where bytesEqual(all[i], all[j]) { return true }
+                }
+                return false
+            default:
+                let rhs = all[other.lowerBound]
+                let number = p.op == .lt || p.op == .le || p.op == .gt || p.op == .ge ? parseInteger(rhs) : nil
+                for i in range where compare(all[i], p.op, rhs, number) { return true }
+                return false
+            }
+        }
+    }
+
+    @inline(__always) private func compare(_ v: UnsafeRawBufferPointer, _ op: PredicateOp, _ rhs: UnsafeRawBufferPointer,
+                                           _ number: Int64?) -> Bool {
+        switch op {
+        case .eq: return bytesEqual(v, rhs)
+        case .ne: return !bytesEqual(v, rhs)
+        case .contains: return bytesContains(v, rhs)
+        case .icontains: return bytesContainsCaseInsensitive(v, rhs)
+        case .startswith: return bytesHasPrefix(v, rhs)
+        case .endswith: return bytesHasSuffix(v, rhs)
+        case .glob: return globMatch(v, rhs)
+        case .iglob: return globMatch(v, rhs, foldCase: true)
+        case .pmatch: return pathPrefixMatch(v, rhs)
         case .lt, .le, .gt, .ge:
             let c: Int
-            if let a = parseInteger(v), let b = p.number {
+            if let b = number, let a = parseInteger(v) {
                 c = a < b ? -1 : (a > b ? 1 : 0)
             } else {
-                c = bytesCompare(v, p.value)
+                c = bytesCompare(v, rhs)
             }
-            switch p.op {
+            switch op {
             case .lt: return c < 0
             case .le: return c <= 0
             case .gt: return c > 0

@@ -49,6 +49,8 @@ private struct Collector {
     var result = RuleCollection()
     var ruleIndex: [String: Int] = [:]
     var ruleFile: [String: String] = [:]
+    /// Rules skipped because of their source.
+    var skipped: Set<String> = []
     var order = 0
     var path = ""
 
@@ -149,26 +151,50 @@ private struct Collector {
                     lineStarts: s.segments.map { (offset: $0.valueOffset, line: $0.position.line, column: $0.position.column) })
     }
 
-    /// Parses `override:` into key -> append?
-    mutating func overrides(_ map: [String: (key: YAMLScalar, value: YAMLNode)], allowed: Set<String>) -> [String: Bool]? {
+    /// Parses `override:` into key -> (append?, position of the key). Keys outside `replaceable` are errors,
+    /// and so is `append` for keys outside `appendable`.
+    mutating func overrides(_ map: [String: (key: YAMLScalar, value: YAMLNode)], appendable: Set<String>,
+                            replaceable: Set<String>) -> [String: (append: Bool, position: YAMLPosition)]? {
         guard let entry = map["override"] else { return nil }
         guard case .mapping(let pairs, _) = entry.value else {
             error(entry.value.position, "'override' must map keys to append or replace, e.g. {condition: append}")
             return [:]
         }
-        var out: [String: Bool] = [:]
+        var out: [String: (append: Bool, position: YAMLPosition)] = [:]
         for (k, v) in pairs {
-            guard allowed.contains(k.value) else {
-                error(k.position, "'\(k.value)' cannot be overridden here (allowed: \(allowed.sorted().joined(separator: ", ")))")
+            guard replaceable.contains(k.value) else {
+                error(k.position, "'\(k.value)' cannot be overridden here (allowed: \(replaceable.sorted().joined(separator: ", ")))", k.value)
                 continue
             }
             guard case .scalar(let s) = v, s.value == "append" || s.value == "replace" else {
                 error(v.position, "override of '\(k.value)' must be append or replace")
                 continue
             }
-            out[k.value] = s.value == "append"
+            if s.value == "append" && !appendable.contains(k.value) {
+                error(s.position, "'\(k.value)' can only be replaced, not appended to", s.value)
+                continue
+            }
+            out[k.value] = (s.value == "append", k.position)
         }
         return out
+    }
+
+    /// Checks an override item against its `override:` map as Falco does: every overridable key the
+    /// item gives must be listed in `override:`, and every key listed must be given. Returns false
+    /// when there were problems (they are reported).
+    mutating func checkOverride(_ map: [String: (key: YAMLScalar, value: YAMLNode)],
+                                _ ov: [String: (append: Bool, position: YAMLPosition)],
+                                overridable: [String], what: String) -> Bool {
+        var ok = true
+        for key in overridable where map[key] != nil && ov[key] == nil {
+            error(map[key]!.key.position, "\(what) gives '\(key)' but override: does not say how to apply it (add \(key): append or \(key): replace)", key)
+            ok = false
+        }
+        for (key, entry) in ov.sorted(by: { $0.key < $1.key }) where map[key] == nil {
+            error(entry.position, "override of '\(key)' but \(what) gives no '\(key)'", key)
+            ok = false
+        }
+        return ok
     }
 
     // MARK: Lists
@@ -176,15 +202,20 @@ private struct Collector {
     mutating func loadList(_ map: [String: (key: YAMLScalar, value: YAMLNode)], _ position: YAMLPosition) {
         guard let nameScalar = scalar(map, "list") else { return }
         let name = nameScalar.value
-        for key in map.keys where !listKeys.contains(key) { warning(map[key]!.key.position, "unknown key '\(key)' in list '\(name)' ignored") }
+        for key in map.keys.sorted() where !listKeys.contains(key) { warning(map[key]!.key.position, "unknown key '\(key)' in list '\(name)' ignored") }
         let appendFlag = bool(map, "append") ?? false
-        let ov = overrides(map, allowed: ["items"])
+        let ov = overrides(map, appendable: ["items"], replaceable: ["items"])
+        if appendFlag, ov != nil {
+            error(map["override"]!.key.position, "list '\(name)': 'append: true' and 'override' cannot be used together", name)
+            return
+        }
+        if let ov, !checkOverride(map, ov, overridable: ["items"], what: "list '\(name)'") { return }
         guard let itemsEntry = map["items"] else {
-            error(position, "list '\(name)' has no items")
+            error(position, "list '\(name)' has no items", name)
             return
         }
         guard let items = stringList(itemsEntry.value, "list items") else { return }
-        let appending = appendFlag || ov?["items"] == true
+        let appending = appendFlag || ov?["items"]?.append == true
         if appending {
             guard result.lists[name] != nil else {
                 error(nameScalar.position, "cannot append to list '\(name)': no earlier definition", name)
@@ -201,14 +232,20 @@ private struct Collector {
     mutating func loadMacro(_ map: [String: (key: YAMLScalar, value: YAMLNode)], _ position: YAMLPosition) {
         guard let nameScalar = scalar(map, "macro") else { return }
         let name = nameScalar.value
-        for key in map.keys where !macroKeys.contains(key) { warning(map[key]!.key.position, "unknown key '\(key)' in macro '\(name)' ignored") }
+        for key in map.keys.sorted() where !macroKeys.contains(key) { warning(map[key]!.key.position, "unknown key '\(key)' in macro '\(name)' ignored") }
+        if let source = scalar(map, "source"), !isAuditSource(source.value) { return }
         let appendFlag = bool(map, "append") ?? false
-        let ov = overrides(map, allowed: ["condition"])
-        guard let cond = scalar(map, "condition") else {
-            error(position, "macro '\(name)' has no condition")
+        let ov = overrides(map, appendable: ["condition"], replaceable: ["condition"])
+        if appendFlag, ov != nil {
+            error(map["override"]!.key.position, "macro '\(name)': 'append: true' and 'override' cannot be used together", name)
             return
         }
-        if appendFlag || ov?["condition"] == true {
+        if let ov, !checkOverride(map, ov, overridable: ["condition"], what: "macro '\(name)'") { return }
+        guard let cond = scalar(map, "condition") else {
+            error(position, "macro '\(name)' has no condition", name)
+            return
+        }
+        if appendFlag || ov?["condition"]?.append == true {
             guard result.macros[name] != nil else {
                 error(nameScalar.position, "cannot append to macro '\(name)': no earlier definition", name)
                 return
@@ -224,14 +261,25 @@ private struct Collector {
     mutating func loadRule(_ map: [String: (key: YAMLScalar, value: YAMLNode)], _ position: YAMLPosition) {
         guard let nameScalar = scalar(map, "rule") else { return }
         let name = nameScalar.value
-        for key in map.keys where !ruleKeys.contains(key) { warning(map[key]!.key.position, "unknown key '\(key)' in rule '\(name)' ignored") }
+        for key in map.keys.sorted() where !ruleKeys.contains(key) { warning(map[key]!.key.position, "unknown key '\(key)' in rule '\(name)' ignored") }
         if let source = scalar(map, "source"), !isAuditSource(source.value) {
-            result.skippedRules.append(name)
+            if !skipped.contains(name) { result.skippedRules.append(name) }
+            skipped.insert(name)
             warning(source.position, "rule '\(name)' skipped: source '\(source.value)' is not k8s_audit", .notice)
             return
         }
+        if ruleIndex[name] == nil, skipped.contains(name) {
+            // An append, override or enabled item for a rule of another source.
+            warning(nameScalar.position, "rule '\(name)' skipped: it changes a rule of another source", .notice)
+            return
+        }
         let appendFlag = bool(map, "append") ?? false
-        let ov = overrides(map, allowed: ["condition", "output", "desc", "priority", "tags", "exceptions", "enabled"])
+        let ov = overrides(map, appendable: ["condition", "output", "desc", "tags", "exceptions"],
+                           replaceable: ["condition", "output", "desc", "priority", "tags", "exceptions", "enabled"])
+        if appendFlag, ov != nil {
+            error(map["override"]!.key.position, "rule '\(name)': 'append: true' and 'override' cannot be used together", name)
+            return
+        }
         let enabled = bool(map, "enabled")
         let priorityScalar = scalar(map, "priority")
         var priority: Priority? = nil
@@ -252,7 +300,7 @@ private struct Collector {
         if let index = ruleIndex[name] {
             if appendFlag {
                 if let condition { result.rules[index].condition.append(located(condition)) }
-                if let exceptions { result.rules[index].exceptions += exceptions }
+                if let exceptions { mergeExceptions(exceptions, into: index) }
                 if output != nil || priorityScalar != nil || desc != nil || tags != nil {
                     warning(position, "append: true only appends condition and exceptions; other keys of rule '\(name)' ignored (use override:)")
                 }
@@ -260,31 +308,35 @@ private struct Collector {
                 return
             }
             if let ov {
-                func mode(_ key: String) -> Bool? { ov[key] }
+                let overridable = ["condition", "output", "desc", "priority", "tags", "exceptions", "enabled"]
+                guard checkOverride(map, ov, overridable: overridable, what: "rule '\(name)'") else { return }
+                func appends(_ key: String) -> Bool { ov[key]?.append == true }
                 if let condition {
-                    switch mode("condition") {
-                    case true?: result.rules[index].condition.append(located(condition))
-                    case false?: result.rules[index].condition = ConditionText(located(condition))
-                    case nil: error(condition.position, "rule '\(name)' exists: say override: {condition: append|replace}")
+                    if appends("condition") { result.rules[index].condition.append(located(condition)) } else {
+                        result.rules[index].condition = ConditionText(located(condition))
                     }
                 }
                 if let output {
-                    if mode("output") == true { result.rules[index].output += " " + output.value } else { result.rules[index].output = output.value }
+                    if appends("output") { result.rules[index].outputSource.append(located(output)) } else {
+                        result.rules[index].outputSource = ConditionText(located(output))
+                    }
                 }
                 if let desc {
-                    if mode("desc") == true { result.rules[index].description += " " + desc.value } else { result.rules[index].description = desc.value }
+                    if appends("desc") { result.rules[index].description += " " + desc.value } else { result.rules[index].description = desc.value }
                 }
                 if let priority { result.rules[index].priority = priority }
                 if let tags {
-                    if mode("tags") == true { result.rules[index].tags += tags } else { result.rules[index].tags = tags }
+                    if appends("tags") { result.rules[index].tags += tags } else { result.rules[index].tags = tags }
                 }
                 if let exceptions {
-                    if mode("exceptions") == true { result.rules[index].exceptions += exceptions } else { result.rules[index].exceptions = exceptions }
+                    if appends("exceptions") { mergeExceptions(exceptions, into: index) } else {
+                        result.rules[index].exceptions = requireFields(exceptions)
+                    }
                 }
                 if let enabled { result.rules[index].enabled = enabled }
                 return
             }
-            if let enabled, condition == nil, output == nil, desc == nil, priorityScalar == nil {
+            if let enabled, condition == nil, output == nil, desc == nil, priorityScalar == nil, tags == nil, exceptions == nil {
                 result.rules[index].enabled = enabled
                 return
             }
@@ -306,15 +358,14 @@ private struct Collector {
         if output == nil { missing.append("output") }
         if priorityScalar == nil { missing.append("priority") }
         if desc == nil { missing.append("desc") }
-        // An invalid priority was reported above; keep the rule so its condition is still checked.
-        if priority == nil && priorityScalar != nil { priority = .warning }
         guard missing.isEmpty, let condition, let output, let priority else {
             if !missing.isEmpty { error(nameScalar.position, "rule '\(name)' lacks \(missing.joined(separator: ", "))", name) }
             return
         }
-        let rule = RuleDefinition(name: name, condition: ConditionText(located(condition)), output: output.value, priority: priority,
-                                  description: desc?.value ?? "", tags: tags ?? [], enabled: enabled ?? true,
-                                  source: "k8s_audit", exceptions: exceptions ?? [], location: loc(nameScalar.position), order: order)
+        let rule = RuleDefinition(name: name, condition: ConditionText(located(condition)), outputSource: ConditionText(located(output)),
+                                  priority: priority, description: desc?.value ?? "", tags: tags ?? [], enabled: enabled ?? true,
+                                  source: "k8s_audit", exceptions: requireFields(exceptions ?? []), location: loc(nameScalar.position),
+                                  order: order)
         order += 1
         if let index = ruleIndex[name] {
             result.rules[index] = rule
@@ -323,6 +374,34 @@ private struct Collector {
             result.rules.append(rule)
         }
         ruleFile[name] = path
+    }
+
+    /// Falco's exception append: an exception with a new name is added (it needs fields); values given
+    /// for an existing name are added to that exception (fields and comps cannot change).
+    mutating func mergeExceptions(_ new: [RuleException], into index: Int) {
+        for ex in new {
+            if let k = result.rules[index].exceptions.firstIndex(where: { $0.name == ex.name }) {
+                if ex.hasFields || ex.hasComps {
+                    error(at: ex.location, "exception '\(ex.name)' of rule '\(result.rules[index].name)' exists: appending can add values only, not fields or comps")
+                    continue
+                }
+                result.rules[index].exceptions[k].values += ex.values
+            } else {
+                result.rules[index].exceptions += requireFields([ex])
+            }
+        }
+    }
+
+    /// The exceptions that have fields; the others are reported.
+    mutating func requireFields(_ exceptions: [RuleException]) -> [RuleException] {
+        exceptions.filter { ex in
+            if !ex.hasFields { error(at: ex.location, "exception '\(ex.name)' needs fields") }
+            return ex.hasFields
+        }
+    }
+
+    mutating func error(at location: SourceLocation, _ message: String) {
+        result.diagnostics.append(RuleDiagnostic(location, .error, message))
     }
 
     func isAuditSource(_ s: String) -> Bool { s == "k8s_audit" || s == "k8saudit" || s == "k8s-audit" }
@@ -349,18 +428,25 @@ private struct Collector {
             switch map["fields"] {
             case .scalar(let s)?: fields = [s.value]
             case .sequence?:
-                fields = stringList(map["fields"]!, "exception fields") ?? []
+                guard let list = stringList(map["fields"]!, "exception fields") else { continue }
+                fields = list
                 fieldsIsList = true
-            default:
-                error(p, "exception '\(nameScalar.value)' needs fields")
+            case .mapping(_, let fp)?:
+                error(fp, "exception '\(nameScalar.value)': fields must be a field or a list of fields")
                 continue
+            case nil:
+                break
             }
             var comps: [String] = []
             switch map["comps"] {
             case .scalar(let s)?: comps = [s.value]
-            case .sequence?: comps = stringList(map["comps"]!, "exception comps") ?? []
+            case .sequence?:
+                guard let list = stringList(map["comps"]!, "exception comps") else { continue }
+                comps = list
             case nil: comps = []
-            default: error(p, "exception comps must be an operator or a list of operators")
+            case .mapping(_, let cp)?:
+                error(cp, "exception comps must be an operator or a list of operators")
+                continue
             }
             var values: [[[String]]] = []
             if let v = map["values"] {
@@ -386,7 +472,7 @@ private struct Collector {
                 }
             }
             out.append(RuleException(name: nameScalar.value, fields: fields, fieldsIsList: fieldsIsList, comps: comps, values: values,
-                                     location: loc(nameScalar.position)))
+                                     location: loc(nameScalar.position), hasFields: map["fields"] != nil, hasComps: map["comps"] != nil))
         }
         return out
     }

@@ -88,13 +88,21 @@ public struct LocatedText: Sendable {
         self.lineStarts = lineStarts
     }
 
-    /// The file position of the UTF-8 offset `offset` inside `text`.
+    /// The file position of the UTF-8 offset `offset` inside `text` (columns count Unicode scalars, as
+    /// the YAML reader's do).
     public func location(ofOffset offset: Int) -> SourceLocation {
         var best = (offset: 0, line: location.line, column: location.column)
         for start in lineStarts where start.offset <= offset { best = start }
         var l = location
         l.line = best.line
-        l.column = best.column + (offset - best.offset)
+        var columns = 0
+        var index = 0
+        for byte in text.utf8 {
+            if index >= offset { break }
+            if index >= best.offset && byte & 0xC0 != 0x80 { columns += 1 }
+            index += 1
+        }
+        l.column = best.column + columns + max(0, offset - index)
         return l
     }
 }
@@ -140,13 +148,19 @@ public struct RuleException: Sendable {
     /// Each value tuple; an element may itself be a list of values.
     public var values: [[[String]]]
     public var location: SourceLocation
+    /// Whether the item gave `fields` / `comps` (an exception appended to an existing one of the same
+    /// name may only add values).
+    public var hasFields = true
+    public var hasComps = true
 }
 
 /// A rule after all files were collected (appends and overrides applied).
 public struct RuleDefinition: Sendable {
     public var name: String
     public var condition: ConditionText
-    public var output: String
+    /// The output template, and where its pieces come from (appends join pieces with a space).
+    public var outputSource: ConditionText
+    public var output: String { outputSource.text }
     public var priority: Priority
     public var description: String
     public var tags: [String]

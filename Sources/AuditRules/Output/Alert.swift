@@ -52,7 +52,6 @@ extension RuleEvaluator {
             case .field(let slot): message += text(slot).0 ?? "<NA>"
             }
         }
-        while message.hasSuffix("\n") || message.hasSuffix(" ") { message.removeLast() }
         var fields: [(name: String, values: [String]?, isList: Bool)] = []
         for slot in rule.outputFields {
             let values = self.values(ofSlot: slot)
@@ -104,7 +103,9 @@ public enum TimeFormat {
 }
 
 /// Makes text from the log safe for a terminal: control characters (C0, DEL, C1) — which include the
-/// ESC of ANSI sequences — become visible escapes (`\x1b`, `\n`, `\u{85}`); invalid UTF-8 becomes U+FFFD.
+/// ESC of ANSI sequences — become visible escapes (`\x1b`, `\n`, `\u{85}`), and so do the invisible
+/// characters that reorder or hide text (bidi controls, line/paragraph separators); invalid UTF-8 has
+/// already become U+FFFD.
 public enum TextEscaper {
     public static func escape(_ s: String) -> String {
         var out = ""
@@ -116,7 +117,7 @@ public enum TextEscaper {
             case 0x09: out += "\\t"
             case 0x00..<0x20, 0x7F:
                 out += "\\x" + hex2(UInt8(u.value))
-            case 0x80..<0xA0, 0x2028, 0x2029, 0x202A...0x202E, 0x2066...0x2069:
+            case 0x80..<0xA0, 0x061C, 0x200E, 0x200F, 0x2028, 0x2029, 0x202A...0x202E, 0x2066...0x2069:
                 out += "\\u{" + String(u.value, radix: 16) + "}"
             default:
                 out.unicodeScalars.append(u)

@@ -31,7 +31,7 @@ public struct YAMLPosition: Sendable, Equatable, Hashable, CustomStringConvertib
 /// Characters the reader made up (a space or `\n` from line folding, the output of an escape)
 /// belong to the preceding segment and map just past its verbatim text. `position(atUTF8Offset:)`
 /// does the lookup. An empty or null scalar has no segments.
-public struct YAMLScalar: Sendable {
+public struct YAMLScalar: Sendable, Equatable {
     /// How the scalar was written in the source.
     public enum Style: Sendable, Equatable {
         /// Unquoted, possibly folded over several lines.

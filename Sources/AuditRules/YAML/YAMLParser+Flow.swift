@@ -32,18 +32,18 @@ extension YAMLParser {
                 items.append(item)
             } else {
                 let key = try self.parseFlowKey(parent: n)
-                if let first = seen[key.value] {
-                    throw YAMLError(message: "duplicate key '\(Self.abbreviate(key.value))' in mapping (first at line \(first.line))",
-                                    position: key.position)
-                }
-                seen[key.value] = key.position
+                try Self.register(key, in: &seen)
+                let keyLine = self.line
                 try self.skipFlowSpace(parent: n, kind: kind, close: close, start: start)
                 let value: YAMLNode
                 if self.current == YAMLChar.colon {
+                    if self.line != keyLine {
+                        throw self.errorHere("the ':' must be on the same line as its key")
+                    }
                     self.i += 1
-                    let next = self.current
-                    if key.style == .plain && (next == YAMLChar.lbracket || next == YAMLChar.lbrace) {
-                        throw self.errorHere("a space is required between ':' and a flow collection")
+                    if key.style == .plain && !self.isSeparator(at: self.i) {
+                        // `{a:[b]}`, `{a:}`: valid YAML 1.2, but rejected by libyaml; refuse both readings.
+                        throw self.errorHere("a space is required after ':' following a plain key")
                     }
                     let afterColon = self.position(self.i)
                     try self.skipFlowSpace(parent: n, kind: kind, close: close, start: start)

@@ -320,11 +320,7 @@ struct YAMLParser {
         var seen: [String: YAMLPosition] = [:]
         var key = firstKey
         while true {
-            if let first = seen[key.value] {
-                throw YAMLError(message: "duplicate key '\(Self.abbreviate(key.value))' in mapping (first at line \(first.line))",
-                                position: key.position)
-            }
-            seen[key.value] = key.position
+            try Self.register(key, in: &seen)
             self.i += 1  // ':'
             let value = try self.parseBlockValue(parent: m, inMapping: true)
             pairs.append((key: key, value: value))
@@ -417,6 +413,18 @@ struct YAMLParser {
         // Inside a sequence entry, the content column is the compact collection's indentation
         // (everything before it on this line is '-' and spaces, so bytes equal columns).
         return try self.parseBlockNode(indent: self.i - self.lineStart, parent: n, restriction: restriction)
+    }
+
+    /// Rejects a duplicate key (keys compare by content) and the YAML 1.1 merge key `<<`.
+    static func register(_ key: YAMLScalar, in seen: inout [String: YAMLPosition]) throws(YAMLError) {
+        if key.style == .plain && key.value == "<<" {
+            throw YAMLError(message: "merge keys ('<<') are not supported", position: key.position)
+        }
+        if let first = seen[key.value] {
+            throw YAMLError(message: "duplicate key '\(Self.abbreviate(key.value))' in mapping (first at line \(first.line))",
+                            position: key.position)
+        }
+        seen[key.value] = key.position
     }
 
     static func abbreviate(_ text: String) -> String {

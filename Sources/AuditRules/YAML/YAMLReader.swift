@@ -14,8 +14,14 @@
 ///
 /// Everything else is an error with a line and column, never a silent misread: anchors,
 /// aliases, tags, directives, several documents, `?` complex keys, collections as keys,
-/// single-pair mappings inside flow sequences, duplicate keys, tabs used as indentation,
-/// bad indentation, and nesting deeper than `maxDepth`.
+/// `<<` merge keys, single-pair mappings inside flow sequences, duplicate keys, tabs used as
+/// indentation, bad indentation, and nesting deeper than `maxDepth`. Where YAML 1.2 and
+/// libyaml-style parsers disagree (`[?x]`, `{a:[b]}`, text of a top-level block scalar in
+/// column 1), the reader reports an error instead of picking one reading.
+///
+/// Indentation: continuation lines of multi-line plain and quoted scalars must be indented
+/// more than the enclosing block collection (so a missing closing quote cannot swallow the
+/// next key); lines inside a flow collection may line up with the enclosing key.
 ///
 /// Scalars stay strings: the consumer decides what `true` or `15` means. Input line breaks
 /// may be `\n`, `\r\n` or `\r`; a leading byte-order mark is ignored.
