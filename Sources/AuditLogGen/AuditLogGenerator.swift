@@ -50,14 +50,16 @@ public struct AuditLogGenerator {
     ///   - start: time of the first event, in seconds since the Unix epoch.
     ///   - attackRate: probability, per background request, of starting an attack scenario
     ///     (0 = benign traffic only).
-    ///   - eventsPerSecond: average request rate (sets how fast timestamps advance).
+    ///   - eventsPerSecond: average request rate (sets how fast timestamps advance); clamped to
+    ///     0.01...10,000. Watches stay open 5–10 simulated minutes, so the number of pending
+    ///     requests (and memory) grows with this rate: about 50 per unit of rate.
     public init(seed: UInt64, start: Int64 = AuditLogGenerator.defaultStart, attackRate: Double = 0,
                 eventsPerSecond: Double = 100) {
         self.model = ClusterModel(seed: seed)
         self.renderer = BackgroundRenderer(m: self.model, start: start * 1_000_000)
         self.rng = SplitMix64(seed: seed)
         self.attackRate = max(0, attackRate)
-        self.meanGap = max(1, Int(1_000_000 / max(eventsPerSecond, 0.001)))
+        self.meanGap = Int(1_000_000 / min(max(eventsPerSecond, 0.01), 10_000))
         self.now = start * 1_000_000
         var table: [Template] = []
         for t in Template.allCases { table += repeatElement(t, count: t.weight) }

@@ -101,9 +101,32 @@ private struct Compiler {
             return try ConditionParser.parse(text.text)
         } catch {
             let l = text.location(ofOffset: error.span.offset)
-            diagnostics.append(RuleDiagnostic(l, .error, "condition of \(what): \(error.message)", snippet: snippet(text.text, error.span)))
+            let message = filePositions(in: error.message, text)
+            diagnostics.append(RuleDiagnostic(l, .error, "condition of \(what): \(message)", snippet: snippet(text.text, error.span)))
             return nil
         }
+    }
+
+    /// Rewrites "at offset N" (an offset in the condition text) in a parser message as "at line:column".
+    func filePositions(in message: String, _ text: ConditionText) -> String {
+        let marker = Array(" at offset ".utf8)
+        let bytes = Array(message.utf8)
+        guard bytes.count > marker.count else { return message }
+        var start = -1
+        for i in stride(from: bytes.count - marker.count, through: 0, by: -1) where Array(bytes[i..<(i + marker.count)]) == marker {
+            start = i
+            break
+        }
+        guard start >= 0 else { return message }
+        var end = start + marker.count
+        var offset = 0
+        while end < bytes.count, bytes[end] >= 0x30, bytes[end] <= 0x39, offset < 1 << 40 {
+            offset = offset * 10 + Int(bytes[end] - 0x30)
+            end += 1
+        }
+        guard end > start + marker.count else { return message }
+        let l = text.location(ofOffset: offset)
+        return String(decoding: bytes[..<start], as: UTF8.self) + " at \(l.line):\(l.column)" + String(decoding: bytes[end...], as: UTF8.self)
     }
 
     func snippet(_ text: String, _ span: ConditionSpan) -> String {
