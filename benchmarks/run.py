@@ -90,17 +90,44 @@ def tool_tokenizer(ctx: Context) -> Optional[Run]:
     return Run("AuditJSON tokenizer (per line)", [ctx.bench, "tokenize", ctx.corpus], ctx.corpus)
 
 
-# >>> audithound replay rows go here (lead) ------------------------------------------------
-# Example, once `audithound replay` exists:
-#
-# def tool_replay_1worker(ctx: Context) -> Optional[Run]:
-#     if not os.path.exists(ctx.audithound):
-#         return None
-#     return Run("audithound replay, 1 worker", [ctx.audithound, "replay", "--workers", "1", ctx.corpus],
-#                ctx.corpus)
-#
-# and add it to TOOLS below.
-# <<< --------------------------------------------------------------------------------------
+# ---------------------------------------------------------------- audithound replay rows
+# End to end: read -> frame -> tokenize -> evaluate the default ruleset -> render alerts (to /dev/null).
+
+def gzip_corpus(ctx: Context) -> Optional[str]:
+    """The corpus compressed with `gzip -6` (made once, beside the corpus)."""
+    gz = ctx.corpus + ".gz"
+    if not os.path.exists(gz):
+        with open(gz, "wb") as out:
+            subprocess.run(["gzip", "-6", "-c", ctx.corpus], stdout=out, check=True)
+    return gz
+
+
+def tool_zcat(ctx: Context) -> Optional[Run]:
+    gz = gzip_corpus(ctx)
+    return Run("gzip -dc (zlib single-stream floor, gz input)", ["gzip", "-dc", gz], gz, "bytes = uncompressed")
+
+
+def tool_replay_1worker(ctx: Context) -> Optional[Run]:
+    if not os.path.exists(ctx.audithound):
+        return None
+    return Run("audithound replay, 1 worker", [ctx.audithound, "replay", "--quiet", "--workers", "1", ctx.corpus], ctx.corpus)
+
+
+def tool_replay_nworkers(ctx: Context) -> Optional[Run]:
+    if not os.path.exists(ctx.audithound):
+        return None
+    n = os.cpu_count() or 1
+    return Run(f"audithound replay, {n} workers", [ctx.audithound, "replay", "--quiet", "--workers", str(n), ctx.corpus], ctx.corpus)
+
+
+def tool_replay_gzip(ctx: Context) -> Optional[Run]:
+    if not os.path.exists(ctx.audithound):
+        return None
+    gz = gzip_corpus(ctx)
+    n = os.cpu_count() or 1
+    return Run(f"audithound replay, {n} workers, gz input", [ctx.audithound, "replay", "--quiet", "--workers", str(n), gz], gz,
+               "bytes = uncompressed")
+
 
 TOOLS: List[Callable[[Context], Optional[Run]]] = [
     tool_cat,
@@ -108,6 +135,10 @@ TOOLS: List[Callable[[Context], Optional[Run]]] = [
     tool_orjson,
     tool_jsonserialization,
     tool_tokenizer,
+    tool_replay_1worker,
+    tool_replay_nworkers,
+    tool_zcat,
+    tool_replay_gzip,
 ]
 
 BASELINE = "AuditJSON tokenizer (per line)"
@@ -256,8 +287,9 @@ def main() -> None:
     subprocess.run(["cat", corpus], stdout=subprocess.DEVNULL, check=True)  # warm the page cache
     results = []
     for r in runs:
-        nbytes = os.path.getsize(r.corpus)
-        events = line_count(r.corpus)
+        plain = r.corpus[:-3] if r.corpus.endswith(".gz") else r.corpus  # gz rows: count uncompressed bytes
+        nbytes = os.path.getsize(plain)
+        events = line_count(plain)
         walls, rsss = [], []
         for i in range(a.runs):
             wall, rss, _ = measure(r.argv)

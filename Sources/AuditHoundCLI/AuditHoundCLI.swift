@@ -18,6 +18,7 @@ public enum AuditHoundCommand {
             switch command {
             case "replay": return try ReplayCommand.run(rest)
             case "stats": return try StatsCommand.run(rest)
+            case "tail": return try TailCommand.run(rest)
             case "rules": return try RulesCommand.run(rest)
             case "help", "--help", "-h":
                 OutputStream.standardOutput.write(usage)
@@ -45,6 +46,7 @@ public enum AuditHoundCommand {
 
     Commands:
       replay          Evaluate rules over audit logs (files, directories, gzip, stdin) and print alerts.
+      tail            Follow audit log files (globs, rotation, checkpoints) or stdin and print alerts live.
       stats           Summarise audit logs: events, malformed records, time range, top verbs/resources/users.
       rules validate  Check rule files and report every problem as path:line:column.
       rules list      List the loaded rules.

@@ -21,6 +21,8 @@ enum ReplayCommand {
       --all-stages          Also evaluate RequestReceived events (skipped by default: each request is
                             evaluated at ResponseStarted/ResponseComplete).
       --compression auto|none|gzip   Force the input compression (default auto).
+      --input-format F      Record format (default auto: recognised per record): lines, cloudwatch-export,
+                            subscription, filter-log-events, firehose, aks (EKS via CloudWatch Logs, AKS).
       --strict              Exit 1 when any record was malformed.
       --quiet               No summary on stderr.
       --no-dedupe           Keep repeated alerts of one rule for one auditID.
@@ -32,7 +34,7 @@ enum ReplayCommand {
     """
 
     static func run(_ args: [String]) throws(UsageError) -> Int32 {
-        let a = try Arguments(args, options: ["rules", "format", "min-priority", "workers", "max-record-size", "compression", "batch-size"],
+        let a = try Arguments(args, options: ["rules", "format", "min-priority", "workers", "max-record-size", "compression", "batch-size", "input-format"],
                               booleans: ["help", "all-stages", "strict", "quiet", "no-dedupe"])
         if a.has("help") {
             OutputStream.standardOutput.write(help)
@@ -55,6 +57,8 @@ enum ReplayCommand {
         case "gzip": options.compression = .gzip
         default: options.compression = .auto
         }
+        options.inputFormat = InputFormat(rawValue: try a.choice("input-format", InputFormat.names, default: "auto")) ?? .auto
+        settings.inputFormat = options.inputFormat
 
         let err = OutputStream.standardError
         let (files, readErrors) = loadRuleFiles(a.all("rules"))
@@ -119,12 +123,14 @@ struct RunSummary {
     var byPriority: [Priority: Int] = [:]
     var levelsSeen: UInt8 = 0
     var duplicatesSuppressed = 0
+    var truncatedMessages = 0
     static let problemsShown = 10
 
     mutating func add(_ r: ReplayBatchResult, errors: OutputStream) {
         events += r.events
         evaluated += r.evaluated
         levelsSeen |= r.levelsSeen
+        truncatedMessages += r.truncatedMessages
         for p in r.problems {
             malformed += 1
             if shownProblems < RunSummary.problemsShown {
@@ -155,6 +161,7 @@ struct RunSummary {
         let eps = wall > 0 ? Double(events) / wall : 0
         err.line("--- audithound summary\(stopped ? " (stopped early by a signal)" : "") ---")
         err.line("events: \(events) (evaluated \(evaluated)), malformed: \(malformed), alerts: \(alerts)\(duplicatesSuppressed > 0 ? " (\(duplicatesSuppressed) repeated stage alerts suppressed)" : "")")
+        if truncatedMessages > 0 { err.line("messages truncated by CloudWatch: \(truncatedMessages) (counted as malformed)") }
         err.line("bytes: \(formatBytes(bytes)), wall: \(format(wall, 3)) s, \(format(rate, 1)) MB/s, \(Int(eps)) events/s")
         if !byPriority.isEmpty {
             let parts = Priority.allCases.compactMap { p in byPriority[p].map { "\(p.name) \($0)" } }

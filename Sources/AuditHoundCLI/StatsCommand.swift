@@ -16,6 +16,8 @@ enum StatsCommand {
       --top N              Entries shown per table (default 10).
       --workers N          Worker threads (default: the number of CPUs).
       --max-record-size S  Largest record accepted (default 64MiB).
+      --input-format F     Record format (default auto: recognised per record): lines, cloudwatch-export,
+                           subscription, filter-log-events, firehose, aks (EKS via CloudWatch Logs, AKS).
       -h, --help           This help.
 
     Exit status: 0 the input could be read (malformed records included), 1 a path could not be read,
@@ -24,7 +26,7 @@ enum StatsCommand {
     """
 
     static func run(_ args: [String]) throws(UsageError) -> Int32 {
-        let a = try Arguments(args, options: ["format", "top", "workers", "max-record-size"], booleans: ["help"])
+        let a = try Arguments(args, options: ["format", "top", "workers", "max-record-size", "input-format"], booleans: ["help"])
         if a.has("help") {
             OutputStream.standardOutput.write(help)
             OutputStream.standardOutput.flush()
@@ -35,6 +37,8 @@ enum StatsCommand {
         var options = PipelineOptions()
         options.workers = try a.int("workers", default: PipelineOptions.defaultWorkers, range: 1...1024)
         options.maxRecordSize = try a.size("max-record-size", default: 64 << 20)
+        let inputFormat = InputFormat(rawValue: try a.choice("input-format", InputFormat.names, default: "auto")) ?? .auto
+        options.inputFormat = inputFormat
         let err = OutputStream.standardError
         let inputs: [String]
         do {
@@ -47,7 +51,7 @@ enum StatsCommand {
         let start = monotonicSeconds()
         var total = AuditStats()
         let report = Pipeline<AuditStats>(inputs: inputs, options: options).run(makeWorker: {
-            let w = StatsWorker()
+            let w = StatsWorker(inputFormat: inputFormat)
             return { batch, source in w.process(batch, source: source) }
         }, consume: { s, _, _ in total.merge(s) })
         let wall = monotonicSeconds() - start
@@ -70,6 +74,7 @@ enum StatsCommand {
     static func text(_ s: AuditStats, top: Int, bytes: Int64, wall: Double, to out: OutputStream) {
         out.line("events:    \(s.events)")
         out.line("malformed: \(s.malformed)")
+        if s.truncatedMessages > 0 { out.line("  (\(s.truncatedMessages) messages truncated by CloudWatch)") }
         for p in s.problems.prefix(top) { out.line("  \(TextEscaper.escape(p.description))") }
         if s.problems.count > top { out.line("  ... and \(s.malformed - top) more") }
         if s.events > 0 && s.firstTime != .max {
@@ -89,7 +94,7 @@ enum StatsCommand {
     static func pad(_ s: String, _ w: Int) -> String { String(repeating: " ", count: max(0, w - s.count)) + s }
 
     static func json(_ s: AuditStats, top: Int, bytes: Int64, wall: Double, errors: [InputError]) -> String {
-        var o = "{\"events\":\(s.events),\"malformed\":\(s.malformed),\"malformed_samples\":["
+        var o = "{\"events\":\(s.events),\"malformed\":\(s.malformed),\"truncated_messages\":\(s.truncatedMessages),\"malformed_samples\":["
         for (i, p) in s.problems.prefix(top).enumerated() {
             if i > 0 { o += "," }
             o += "{\"input\":"

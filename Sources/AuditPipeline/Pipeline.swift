@@ -13,6 +13,9 @@ public struct PipelineOptions: Sendable {
     public var maxRecordSize: Int = 64 << 20
     /// Compression of the inputs.
     public var compression: InputCompression = .auto
+    /// Record format of the inputs (CloudWatch, AKS envelopes); `.auto` recognises them per record and
+    /// picks the framing per input (see `makeRecordFramer`). Workers must decode with the same format.
+    public var inputFormat: InputFormat = .auto
     /// Batches alive at once (reading ahead, in workers, waiting for the in-order stage). Bounds memory:
     /// roughly `batchesInFlight × batchSize` plus one oversized record.
     public var batchesInFlight: Int? = nil
@@ -172,8 +175,8 @@ public final class Pipeline<Result>: @unchecked Sendable {
                 monitor.withLock { report.inputErrors.append(error) }
                 continue
             }
-            let framer = LineFramer(source: input, sourceIndex: source.index, batchSize: options.batchSize,
-                                    maxRecordSize: options.maxRecordSize)
+            let framer = makeRecordFramer(source: input, format: options.inputFormat, sourceIndex: source.index,
+                                          batchSize: options.batchSize, maxRecordSize: options.maxRecordSize)
             while true {
                 if StopSignal.requested {
                     monitor.withLock { report.stopped = true }

@@ -24,6 +24,8 @@ public struct ReplayBatchResult: Sendable {
     public var problems: [InputProblem] = []
     public var alerts: [Alert] = []
     public var bytes = 0
+    /// CloudWatch log messages that were cut short (also in `problems`).
+    public var truncatedMessages = 0
     /// Audit levels seen (bit 0 Metadata, 1 Request, 2 RequestResponse, 3 other/None).
     public var levelsSeen: UInt8 = 0
     public var firstTime: Int64 = .max
@@ -39,18 +41,21 @@ public struct ReplaySettings: Sendable {
     public var allStages = false
     /// JSON nesting limit.
     public var maxDepth = 1024
+    /// Record format (must match `PipelineOptions.inputFormat`).
+    public var inputFormat: InputFormat = .auto
 
     public init() {}
 }
 
-/// Per-thread replay state: a JSON tape and a rule evaluator, reused for every record.
+/// Per-thread replay state: a record decoder (JSON tapes, envelope buffers) and a rule evaluator,
+/// reused for every record.
 public final class ReplayWorker {
-    let tape: JSONTape
+    let decoder: RecordDecoder
     let evaluator: RuleEvaluator
     let settings: ReplaySettings
 
     public init(ruleSet: CompiledRuleSet, settings: ReplaySettings) {
-        self.tape = JSONTape(maxDepth: settings.maxDepth)
+        self.decoder = RecordDecoder(format: settings.inputFormat, maxDepth: settings.maxDepth)
         self.evaluator = RuleEvaluator(ruleSet: ruleSet)
         self.settings = settings
     }
@@ -66,16 +71,7 @@ public final class ReplayWorker {
         let minimum = settings.minimumPriority
         let allStages = settings.allStages
         for record in batch.records {
-            let bytes = batch.recordBytes(record)
-            do {
-                try tape.parse(bytes)
-            } catch {
-                result.problems.append(InputProblem(path: source.displayName, line: record.line, item: 0,
-                                                    byteOffset: record.byteOffset + Int64(error.offset),
-                                                    reason: "invalid JSON: \(error.reason.rawValue) at byte \(error.offset) of the record"))
-                continue
-            }
-            forEachAuditEvent(in: tape.root, event: { event, item in
+            decoder.forEachAuditEvent(inRecord: batch.recordBytes(record), event: { event, item in
                 result.events &+= 1
                 result.levelsSeen |= levelBit(event.level)
                 let time = event.time ?? 0
@@ -90,8 +86,10 @@ public final class ReplayWorker {
                     result.alerts.append(evaluator.render(rule: index, time: time, auditID: id, input: input))
                 }
             }, problem: { problem, item in
+                if problem.isTruncatedMessage { result.truncatedMessages += 1 }
                 result.problems.append(InputProblem(path: source.displayName, line: record.line, item: item,
-                                                    byteOffset: record.byteOffset, reason: problem.description))
+                                                    byteOffset: record.byteOffset + Int64(problem.offset),
+                                                    reason: problem.description))
             })
         }
         return result

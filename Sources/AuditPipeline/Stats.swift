@@ -68,6 +68,8 @@ public struct AuditStats: Sendable {
     public var bytes = 0
     public var problems: [InputProblem] = []
     public var malformed = 0
+    /// CloudWatch log messages that were cut short (also counted in `malformed`).
+    public var truncatedMessages = 0
     public var firstTime: Int64 = .max
     public var lastTime: Int64 = .min
     public var byVerb = ByteCounter()
@@ -86,6 +88,7 @@ public struct AuditStats: Sendable {
         events += o.events
         bytes += o.bytes
         malformed += o.malformed
+        truncatedMessages += o.truncatedMessages
         if problems.count < keepProblems { problems += o.problems.prefix(keepProblems - problems.count) }
         firstTime = min(firstTime, o.firstTime)
         lastTime = max(lastTime, o.lastTime)
@@ -102,10 +105,11 @@ public struct AuditStats: Sendable {
 
 /// Per-thread state for `stats`.
 public final class StatsWorker {
-    let tape: JSONTape
+    let decoder: RecordDecoder
 
-    public init(maxDepth: Int = 1024) {
-        tape = JSONTape(maxDepth: maxDepth)
+    /// - Parameter inputFormat: record format (must match `PipelineOptions.inputFormat`).
+    public init(maxDepth: Int = 1024, inputFormat: InputFormat = .auto) {
+        decoder = RecordDecoder(format: inputFormat, maxDepth: maxDepth)
     }
 
     public func process(_ batch: RecordBatch, source: SourceInfo) -> AuditStats {
@@ -116,15 +120,7 @@ public final class StatsWorker {
             s.problems.append(InputProblem(path: source.displayName, line: d.line, item: 0, byteOffset: d.byteOffset, reason: d.reason))
         }
         for record in batch.records {
-            do {
-                try tape.parse(batch.recordBytes(record))
-            } catch {
-                s.malformed += 1
-                s.problems.append(InputProblem(path: source.displayName, line: record.line, item: 0, byteOffset: record.byteOffset + Int64(error.offset),
-                                               reason: "invalid JSON: \(error.reason.rawValue) at byte \(error.offset) of the record"))
-                continue
-            }
-            forEachAuditEvent(in: tape.root, event: { e, _ in
+            decoder.forEachAuditEvent(inRecord: batch.recordBytes(record), event: { e, _ in
                 s.events += 1
                 if let t = e.time {
                     if t < s.firstTime { s.firstTime = t }
@@ -140,7 +136,9 @@ public final class StatsWorker {
                 s.bySourceIP.add(e.sourceIP)
             }, problem: { p, item in
                 s.malformed += 1
-                s.problems.append(InputProblem(path: source.displayName, line: record.line, item: item, byteOffset: record.byteOffset, reason: p.description))
+                if p.isTruncatedMessage { s.truncatedMessages += 1 }
+                s.problems.append(InputProblem(path: source.displayName, line: record.line, item: item,
+                                               byteOffset: record.byteOffset + Int64(p.offset), reason: p.description))
             })
         }
         return s

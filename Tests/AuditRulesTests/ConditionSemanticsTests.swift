@@ -251,12 +251,19 @@ final class ConditionSemanticsTests: XCTestCase {
         let noGroups = EngineEvent.json(["user": ["username": "alice", "groups": [String]()]])
         expect([("ka.user.groups exists", false), ("ka.user.groups in (a)", false), ("not ka.user.groups in (a)", true),
                 ("ka.user.groups intersects (a)", false), ("not ka.user.groups intersects (a)", true)], noGroups)
-        // Falco: list fields support exists, in and intersects only; other operators are compile errors.
-        for op in ["= dev", "!= dev", "contains dev", "startswith dev", "glob \"*\""] {
+        // Falco: list fields support exists, in and intersects only. AuditHound also accepts the matching
+        // operators (true when any value matches); =, != and the ordering operators are compile errors.
+        for op in ["= dev", "!= dev", "< 5", ">= 5"] {
             let e = errors("ka.user.groups \(op)")
             XCTAssertEqual(e.count, 1, op)
-            XCTAssertTrue(e.first?.message.contains("list") ?? false, e.first?.message ?? op)
+            XCTAssertTrue(e.first?.message.contains("is a list field") ?? false, e.first?.message ?? op)
         }
+        expect([
+            ("ka.user.groups contains authent", true), ("ka.user.groups contains xyz", false),
+            ("ka.user.groups startswith system:", true), ("ka.user.groups endswith ev", true), ("ka.user.groups endswith ex", false),
+            ("ka.user.groups glob \"sys*\"", true), ("ka.user.groups iglob \"DE?\"", true), ("ka.user.groups icontains AUTH", true),
+            ("not ka.user.groups contains xyz", true),
+        ])
     }
 
     func testNumbersAndBooleansComparedAsJSONText() {
@@ -548,6 +555,22 @@ final class ConditionSemanticsTests: XCTestCase {
         for (k, e) in events.enumerated().reversed() {
             XCTAssertEqual(shared.fired(e), reused[k], "event \(k) (reverse)")
         }
+    }
+
+    func testDeepMacroChains() throws {
+        func chain(_ n: Int) -> String {
+            var text = "- macro: m0\n  condition: ka.verb = create\n"
+            for i in 1..<n { text += "- macro: m\(i)\n  condition: (m\(i - 1) and ka.user.name exists)\n" }
+            return text
+        }
+        // 300 macros deep: fine.
+        let h = try EngineHarness(engineRuleFile("m299", preamble: chain(300)))
+        XCTAssertEqual(h.fired(Self.pod), ["T"])
+        XCTAssertEqual(h.fired(EngineEvent.json(["verb": "get"])), [])
+        // 3000 deep: one clear error, no stack overflow.
+        let e = errors("m2999", preamble: chain(3000))
+        XCTAssertEqual(e.count, 1)
+        XCTAssertTrue(e.first?.message.contains("nest too deeply") ?? false, e.first?.message ?? "")
     }
 
     func testCompileErrorsForBadOperands() {

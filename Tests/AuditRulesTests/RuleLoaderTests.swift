@@ -358,7 +358,7 @@ final class RuleLoaderTests: XCTestCase {
           priority: INFO
         - rule: Three
           desc: d
-          condition: ka.verb = create
+          condition: ka.verb = create and ka.bad.three = 1
           output: o
           priority: LOUD
         - rule: Four
@@ -376,8 +376,9 @@ final class RuleLoaderTests: XCTestCase {
         """
         let r = load(text)
         let errors = r.diagnostics.filter { $0.severity == .error }
-        XCTAssertEqual(errors.count, 6, errors.map(\.description).joined(separator: "\n"))
-        XCTAssertEqual(errors.map(\.location.line), [3, 8, 15, 18, 23, 27])   // sorted by position
+        // Three has two problems: its priority, and (checked all the same) its condition.
+        XCTAssertEqual(errors.count, 7, errors.map(\.description).joined(separator: "\n"))
+        XCTAssertEqual(errors.map(\.location.line), [3, 8, 13, 15, 18, 23, 27])   // sorted by position
     }
 
     func testOtherSourcesAreSkippedWithANotice() throws {

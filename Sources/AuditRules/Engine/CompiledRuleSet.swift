@@ -37,6 +37,16 @@ public struct CompiledRule: Sendable {
     let resourceMask: UInt64
 }
 
+/// An enabled rule as the evaluator sees it: its program and its index masks.
+struct RuleProgram {
+    var rule: Int32
+    var start: Int32
+    var end: Int32
+    var verbMask: UInt64
+    var stageMask: UInt64
+    var resourceMask: UInt64
+}
+
 enum Instruction {
     case test(Int32)
     case jumpIfFalse(Int32)
@@ -73,6 +83,9 @@ public final class CompiledRuleSet: @unchecked Sendable {
     private let constants: [UnsafeMutableRawBufferPointer]
     /// Indices of enabled rules, in load order.
     let enabledRules: [Int32]
+    /// What the evaluator needs of each enabled rule, in load order (plain values: no reference counting
+    /// per rule and event).
+    let programs: ContiguousArray<RuleProgram>
 
     init(rules: [CompiledRule], fields: [BoundField], instructions: ContiguousArray<Instruction>, predicates: ContiguousArray<Predicate>,
          sets: [ByteSet], constants: [UnsafeMutableRawBufferPointer]) {
@@ -83,6 +96,11 @@ public final class CompiledRuleSet: @unchecked Sendable {
         self.sets = sets
         self.constants = constants
         self.enabledRules = rules.indices.filter { rules[$0].enabled }.map { Int32($0) }
+        self.programs = ContiguousArray(enabledRules.map { i in
+            let r = rules[Int(i)]
+            return RuleProgram(rule: i, start: Int32(r.programStart), end: Int32(r.programEnd), verbMask: r.verbMask,
+                               stageMask: r.stageMask, resourceMask: r.resourceMask)
+        })
     }
 
     deinit {

@@ -48,6 +48,12 @@ private struct Compiler {
     var macroASTs: [String: ConditionNode?] = [:]
     var reportedMacros: Set<String> = []
     var levels: AuditLevelNeeded = .metadata
+    /// Current nesting of `lower` (conditions inside macros inside conditions...).
+    var depth = 0
+    /// Deepest nesting accepted after macro expansion (keeps lowering, emission and indexing, which
+    /// recurse, far from the end of a thread's stack).
+    static let maxDepth = 1000
+    var depthReported = false
 
     init(collection: RuleCollection, registry: FieldRegistry) {
         self.collection = collection
@@ -62,6 +68,7 @@ private struct Compiler {
         var compiled: [CompiledRule] = []
         for rule in collection.rules {
             levels = .metadata
+            depthReported = false
             let start = instructions.count
             var ok = true
             var expr: Expr = .constant(false)
@@ -143,6 +150,17 @@ private struct Compiler {
     // MARK: Lowering
 
     mutating func lower(_ node: ConditionNode, text: ConditionText, stack: inout [String]) -> Expr? {
+        depth += 1
+        defer { depth -= 1 }
+        if depth > Compiler.maxDepth {
+            if !depthReported {
+                depthReported = true
+                var span = ConditionSpan(offset: 0, length: 0)
+                if case .reference(_, let s) = node { span = s }
+                report(text, span, "conditions nest too deeply after macro expansion (more than \(Compiler.maxDepth) levels)")
+            }
+            return nil
+        }
         switch node {
         case .and(let children):
             var out: [Expr] = []
@@ -192,12 +210,20 @@ private struct Compiler {
                                   text: ConditionText) -> Expr? {
         let empty = UnsafeRawBufferPointer(start: nil, count: 0)
         let listOp = op == .in_ || op == .intersects || op == .pmatch
-        if fields[slot].definition.isList && !listOp {
-            // Falco: list fields only support exists, in and intersects (pmatch is accepted too).
-            let name = fields[slot].displayName
-            report(text, span, "'\(name)' is a list field: use exists, in (every value in the set) or intersects (any value "
-                   + "in the set), not '\(op.rawValue)'; e.g. \(name) intersects (x)")
-            return nil
+        if fields[slot].definition.isList {
+            // Falco: list fields support exists, in (every value in the set) and intersects (any value in the
+            // set). AuditHound also accepts the matching operators (contains, startswith, glob, pmatch, ...),
+            // true when any value matches; =, != and the ordering operators stay errors, as in Falco.
+            switch op {
+            case .eq, .ne, .lt, .le, .gt, .ge:
+                let name = fields[slot].displayName
+                let hint = op == .ne ? "not \(name) intersects (x)" : "\(name) intersects (x)"
+                report(text, span, "'\(name)' is a list field: '\(op.rawValue)' is not supported on list fields; use in (every "
+                       + "value in the set) or intersects (any value in the set), e.g. \(hint)")
+                return nil
+            default:
+                break
+            }
         }
         if case .field(let other) = operand {
             guard let otherSlot = bind(other, text: text) else { return nil }

@@ -60,12 +60,12 @@ public final class RuleEvaluator {
         let verb = verbBit(e.verb)
         let stage = stageBit(e)
         let resource = resourceBit(e.resource)
-        let rules = ruleSet.rules
-        for r in ruleSet.enabledRules {
-            let rule = rules[Int(r)]
-            if rule.verbMask & verb == 0 || rule.stageMask & stage == 0 || rule.resourceMask & resource == 0 { continue }
+        let programs = ruleSet.programs
+        for k in programs.indices {
+            let p = programs[k]
+            if p.verbMask & verb == 0 || p.stageMask & stage == 0 || p.resourceMask & resource == 0 { continue }
             programsRun &+= 1
-            if run(rule.programStart, rule.programEnd) { match(Int(r)) }
+            if run(Int(p.start), Int(p.end)) { match(Int(p.rule)) }
         }
     }
 

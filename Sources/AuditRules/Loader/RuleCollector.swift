@@ -358,12 +358,13 @@ private struct Collector {
         if output == nil { missing.append("output") }
         if priorityScalar == nil { missing.append("priority") }
         if desc == nil { missing.append("desc") }
-        guard missing.isEmpty, let condition, let output, let priority else {
-            if !missing.isEmpty { error(nameScalar.position, "rule '\(name)' lacks \(missing.joined(separator: ", "))", name) }
-            return
-        }
-        let rule = RuleDefinition(name: name, condition: ConditionText(located(condition)), outputSource: ConditionText(located(output)),
-                                  priority: priority, description: desc?.value ?? "", tags: tags ?? [], enabled: enabled ?? true,
+        if !missing.isEmpty { error(nameScalar.position, "rule '\(name)' lacks \(missing.joined(separator: ", "))", name) }
+        // A rule with problems is still kept when it has a condition (the load has failed anyway): its
+        // condition and output are then checked too, and later items that change it find it.
+        guard let condition else { return }
+        let outputText = output.map(located) ?? LocatedText(text: "", location: loc(nameScalar.position))
+        let rule = RuleDefinition(name: name, condition: ConditionText(located(condition)), outputSource: ConditionText(outputText),
+                                  priority: priority ?? .warning, description: desc?.value ?? "", tags: tags ?? [], enabled: enabled ?? true,
                                   source: "k8s_audit", exceptions: requireFields(exceptions ?? []), location: loc(nameScalar.position),
                                   order: order)
         order += 1

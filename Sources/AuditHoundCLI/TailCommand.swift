@@ -1,0 +1,144 @@
+import AuditInput
+import AuditPipeline
+import AuditRules
+
+/// `audithound tail`: follow audit log files as they grow and alert on new events.
+enum TailCommand {
+    static let help = """
+    Usage: audithound tail [options] PATH...
+           audithound tail [options] -
+
+    Follows audit log files like `tail -F` and prints an alert for every rule that matches a new event,
+    typically within a few milliseconds of the line being written. PATHs may be globs (quote them:
+    '/var/log/kubernetes/audit/*.log'); files that appear later and match are picked up and read from
+    their start. Rotation by rename (the API server's own), logrotate copytruncate, deletion and
+    re-creation, and files that do not exist yet are handled: a rotated file is read to its end before
+    the new one. A partial last line waits for its newline. - follows standard input until it closes.
+
+    Options:
+      --rules PATH            Rule file to load (repeatable). Default: the built-in ruleset.
+      --format text|json      Alert format (default text). json: one Falco-compatible object per line.
+      --min-priority P        Drop alerts below priority P (emergency ... debug; default debug).
+      --checkpoint FILE       Save progress to FILE (atomically, about once a second and on exit) and
+                              resume from it on restart, also after a crash: no event is skipped and no
+                              alert repeated. FILE.journal holds the alerts emitted since the last save.
+      --from-start            Read existing files from their start (default: only new lines). With
+                              --checkpoint, applies to the files the checkpoint does not know.
+      --stats-interval D      Print a status line on stderr every D (e.g. 10s, 500ms, 1m): events/s,
+                              bytes not yet read, alerts.
+      --checkpoint-interval D Least time between checkpoints while events flow (default 1s).
+      --no-inotify            Poll every 200 ms instead of using inotify (e.g. on network file systems).
+      --all-stages            Also evaluate RequestReceived events.
+      --max-record-size S     Largest record accepted (default 64MiB).
+      -h, --help              This help.
+
+    Signals: SIGTERM/SIGINT stop after the current batch (alerts flushed, checkpoint saved); SIGHUP
+    reloads the rule files (when they have errors, the previous rules stay in force).
+
+    Exit status: 0 stopped by a signal or end of stdin, 1 a rule file or the checkpoint could not be
+    used, 2 usage error.
+
+    """
+
+    static func run(_ args: [String]) throws(UsageError) -> Int32 {
+        let a = try Arguments(args, options: ["rules", "format", "min-priority", "checkpoint", "stats-interval",
+                                              "checkpoint-interval", "max-record-size"],
+                              booleans: ["help", "from-start", "no-inotify", "all-stages"])
+        if a.has("help") {
+            OutputStream.standardOutput.write(help)
+            OutputStream.standardOutput.flush()
+            return 0
+        }
+        guard !a.positionals.isEmpty else { throw UsageError(message: "no PATH to follow (use - for stdin)") }
+        if a.positionals.contains("-") && a.positionals.count > 1 {
+            throw UsageError(message: "- (stdin) cannot be combined with file paths")
+        }
+        let format = try a.choice("format", ["text", "json"], default: "text")
+        var configuration = TailConfiguration(paths: a.positionals)
+        if let p = a.value("min-priority") {
+            guard let priority = Priority(parsing: p) else { throw UsageError(message: "--min-priority: unknown priority '\(p)'") }
+            configuration.settings.minimumPriority = priority
+        }
+        configuration.settings.allStages = a.has("all-stages")
+        configuration.start = a.has("from-start") ? .beginning : .end
+        configuration.checkpointPath = a.value("checkpoint")
+        if configuration.checkpointPath != nil && a.positionals == ["-"] {
+            throw UsageError(message: "--checkpoint cannot be used with - (stdin)")
+        }
+        if let v = a.value("stats-interval") {
+            configuration.statsIntervalMilliseconds = try parseDuration(v, option: "stats-interval")
+        }
+        if let v = a.value("checkpoint-interval") {
+            configuration.checkpointIntervalMilliseconds = try parseDuration(v, option: "checkpoint-interval")
+        }
+        configuration.follow.useInotify = !a.has("no-inotify")
+        configuration.follow.maxRecordSize = try a.size("max-record-size", default: 64 << 20)
+        configuration.handleSignals = true
+
+        let err = OutputStream.standardError
+        let rulePaths = a.all("rules")
+        guard let ruleSet = loadTailRules(rulePaths, errors: err, initial: true) else { return 1 }
+
+        let host = hostName()
+        let runner = TailRunner(
+            configuration: configuration, ruleSet: ruleSet,
+            emit: { alerts in writeAlerts(alerts, format: format, hostname: host) },
+            diagnostic: { err.line("audithound \($0)") },
+            reloadRules: { loadTailRules(rulePaths, errors: err, initial: false) })
+        let report: TailReport
+        do {
+            report = try runner.run()
+        } catch {
+            OutputStream.standardOutput.flush()
+            err.line("audithound tail: \(error)")
+            return 1
+        }
+        OutputStream.standardOutput.flush()
+        err.line("audithound tail: stopped; events \(report.events), alerts \(report.alerts), malformed \(report.malformed)")
+        return 0
+    }
+
+    /// Writes alerts to stdout and flushes (the alerts are out when this returns).
+    /// The one place to switch tail's output to the alert sinks.
+    static func writeAlerts(_ alerts: [Alert], format: String, hostname: String) {
+        let out = OutputStream.standardOutput
+        for alert in alerts {
+            out.line(format == "json" ? AlertFormatter.json(alert, hostname: hostname) : AlertFormatter.text(alert))
+        }
+        out.flush()
+    }
+
+    /// Loads and compiles the rule files; reports problems and returns `nil` when they cannot be used.
+    static func loadTailRules(_ paths: [String], errors err: OutputStream, initial: Bool) -> CompiledRuleSet? {
+        let (files, readErrors) = loadRuleFiles(paths)
+        for e in readErrors { err.line("audithound tail: \(e)") }
+        if !readErrors.isEmpty { return nil }
+        let loaded = RuleCompiler.load(files)
+        for d in loaded.diagnostics where d.severity != .notice { err.line(d.description) }
+        guard let ruleSet = loaded.ruleSet else {
+            err.line(initial ? "audithound tail: the rules have errors; nothing was read"
+                             : "audithound tail: the reloaded rules have errors")
+            return nil
+        }
+        return ruleSet
+    }
+
+    /// Parses `10s`, `500ms`, `2m`, `1h` or a plain number of seconds into milliseconds.
+    static func parseDuration(_ text: String, option: String) throws(UsageError) -> Int {
+        let lower = text.lowercased()
+        let number = lower.prefix { $0.isNumber || $0 == "." }
+        let unit = lower.dropFirst(number.count)
+        let scale: Double
+        switch unit {
+        case "ms": scale = 1
+        case "", "s": scale = 1000
+        case "m": scale = 60_000
+        case "h": scale = 3_600_000
+        default: scale = -1
+        }
+        guard scale > 0, let value = Double(number), value > 0, value * scale >= 1, value * scale < 1e12 else {
+            throw UsageError(message: "--\(option): '\(text)' is not a duration (e.g. 10s, 500ms)")
+        }
+        return Int(value * scale)
+    }
+}

@@ -1,0 +1,1 @@
+/* Intentionally empty: the module only declares libFuzzer's driver (see include/). */

@@ -1,0 +1,1 @@
+@_cdecl("LLVMFuzzerTestOneInput") public func f(_ s: UnsafeRawPointer, _ c: Int) -> CInt { 0 }
