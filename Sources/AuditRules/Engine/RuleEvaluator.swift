@@ -17,6 +17,18 @@ public final class RuleEvaluator {
     private var generation: UInt32 = 0
     private var event: AuditEvent? = nil
     private let fieldCount: Int
+    // Raw copies of the rule set's hot tables: no reference counting in the evaluation loop.
+    private let predicates: UnsafeMutableBufferPointer<Predicate>
+    private let sets: UnsafeMutableBufferPointer<ByteSet>
+    private let instructions: UnsafeMutableBufferPointer<Instruction>
+    private let programs: UnsafeMutableBufferPointer<RuleProgram>
+    private let slots: UnsafeMutablePointer<FieldSlot>
+
+    /// A field's extractor and compiled argument, side by side for the hot path.
+    struct FieldSlot {
+        let extract: FieldExtractor
+        let argument: FieldArgument
+    }
     /// Rule programs run so far (rules the index skipped are not counted); for tests and statistics.
     public private(set) var programsRun = 0
     /// Field tests run so far (tests skipped by short-circuiting are not counted); for tests and statistics.
@@ -32,12 +44,30 @@ public final class RuleEvaluator {
         cacheStart.initialize(repeating: 0, count: fieldCount)
         cacheCount = .allocate(capacity: fieldCount)
         cacheCount.initialize(repeating: 0, count: fieldCount)
+        predicates = .allocate(capacity: max(1, ruleSet.predicates.count))
+        _ = predicates.initialize(from: ruleSet.predicates)
+        sets = .allocate(capacity: max(1, ruleSet.sets.count))
+        _ = sets.initialize(from: ruleSet.sets)
+        instructions = .allocate(capacity: max(1, ruleSet.instructions.count))
+        _ = instructions.initialize(from: ruleSet.instructions)
+        programs = .allocate(capacity: max(1, ruleSet.programs.count))
+        _ = programs.initialize(from: ruleSet.programs)
+        slots = .allocate(capacity: fieldCount)
+        for (i, f) in ruleSet.fields.enumerated() {
+            (slots + i).initialize(to: FieldSlot(extract: f.definition.extract, argument: f.argument))
+        }
     }
 
     deinit {
         cacheGeneration.deallocate()
         cacheStart.deallocate()
         cacheCount.deallocate()
+        predicates.deallocate()
+        sets.deallocate()
+        instructions.deallocate()
+        programs.deallocate()
+        slots.deinitialize(count: ruleSet.fields.count)
+        slots.deallocate()
     }
 
     /// Starts a new event: forgets the previous event's field values.
@@ -60,8 +90,8 @@ public final class RuleEvaluator {
         let verb = verbBit(e.verb)
         let stage = stageBit(e)
         let resource = resourceBit(e.resource)
-        let programs = ruleSet.programs
-        for k in programs.indices {
+        let programs = self.programs
+        for k in 0..<programs.count {
             let p = programs[k]
             if p.verbMask & verb == 0 || p.stageMask & stage == 0 || p.resourceMask & resource == 0 { continue }
             programsRun &+= 1
@@ -80,7 +110,7 @@ public final class RuleEvaluator {
     @inline(__always) private func run(_ start: Int, _ end: Int) -> Bool {
         var acc = false
         var pc = start
-        let instructions = ruleSet.instructions
+        let instructions = self.instructions
         while pc < end {
             switch instructions[pc] {
             case .test(let p):
@@ -108,8 +138,7 @@ public final class RuleEvaluator {
             return s..<(s &+ Int(cacheCount[slot]))
         }
         let start = output.values.count
-        let field = ruleSet.fields[slot]
-        if let e = event { field.definition.extract(e, field.argument, &output) }
+        if let e = event { slots[slot].extract(e, slots[slot].argument, &output) }
         let count = output.values.count &- start
         cacheGeneration[slot] = generation
         cacheStart[slot] = Int32(start)
@@ -124,7 +153,7 @@ public final class RuleEvaluator {
 
     private func test(_ index: Int) -> Bool {
         predicatesRun &+= 1
-        let p = ruleSet.predicates[index]
+        let p = predicates[index]
         let range = extract(Int(p.slot))
         if range.isEmpty { return false }
         if p.op == .exists { return true }
@@ -132,15 +161,15 @@ public final class RuleEvaluator {
         return output.values.withUnsafeBufferPointer { all -> Bool in
             switch p.op {
             case .inSet:
-                let set = ruleSet.sets[Int(p.set)]
+                let set = sets[Int(p.set)]
                 for i in range where !set.contains(all[i]) { return false }
                 return true
             case .intersects:
-                let set = ruleSet.sets[Int(p.set)]
+                let set = sets[Int(p.set)]
                 for i in range where set.contains(all[i]) { return true }
                 return false
             case .pmatch:
-                let set = ruleSet.sets[Int(p.set)]
+                let set = sets[Int(p.set)]
                 for i in range {
                     for prefix in set.items where pathPrefixMatch(all[i], prefix) { return true }
                 }
