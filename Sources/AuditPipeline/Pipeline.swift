@@ -44,33 +44,54 @@ public struct PipelineReport: Sendable {
     public var batchesCreated = 0
 }
 
-/// The concurrent pipeline: one reader thread cuts the inputs into batches at record boundaries, `workers`
+/// The concurrent pipeline: reader threads cut the inputs into batches at record boundaries, `workers`
 /// threads process batches in parallel, and the calling thread receives the results **in input order**
 /// (the in-order stage, where sinks, summaries and stateful detectors run).
+///
+/// Order: inputs in the order given (directories already expanded in byte-wise path order), and inside
+/// an input, record order. The output depends only on the inputs, never on the number of workers.
+///
+/// Several inputs are read (and decompressed) in parallel: with `workers` ≥ 2 and several inputs, up to
+/// `min(workers, inputs)` reader threads each claim the next unread input. Readers of inputs after the
+/// one the in-order stage is consuming may only run ahead by their own small pool of batches, and
+/// workers always take the earliest input's batches first, so the earliest input never starves.
 ///
 /// Why POSIX threads and not Swift concurrency: the work is CPU-bound, batch-sized and must never
 /// suspend inside a worker; plain threads with one mutex and condition variable per pipeline keep the
 /// hot loop free of async machinery and make the blocking, bounded queues explicit.
 ///
-/// Memory is bounded: a fixed pool of `batchesInFlight` batches circulates between the reader, the
-/// workers and the in-order stage; when none is free, the reader waits (backpressure). Output order
-/// depends only on the input, never on the number of workers.
+/// Memory is bounded: each reader owns a fixed pool of batches that circulates between it, the workers
+/// and the in-order stage; when none is free, the reader waits (backpressure). In all at most
+/// `batchesInFlight` (default `2 × workers + 2`) batches exist.
 public final class Pipeline<Result>: @unchecked Sendable {
     private let inputs: [String]
     private let options: PipelineOptions
     private let monitor = Monitor()
 
+    private struct WorkItem {
+        var source: Int
+        var sequence: Int
+        var batch: RecordBatch
+        var reader: Int
+    }
+
+    private struct Key: Hashable {
+        var source: Int
+        var sequence: Int
+    }
+
     // Guarded by `monitor`.
-    private var freeBatches: [RecordBatch] = []
-    private var created = 0
-    private var work: [(sequence: Int, batch: RecordBatch, source: Int)] = []
-    private var workHead = 0
-    private var readerDone = false
-    private var produced = 0
-    private var results: [Int: (Result, RecordBatch, Int)] = [:]
+    private var freeBatches: [[RecordBatch]] = []
+    private var created: [Int] = []
+    private var work: [WorkItem] = []
+    private var nextSource = 0
+    private var readersRunning = 0
+    /// Batches produced per source, once its reader has finished it.
+    private var finishedCount: [Int: Int] = [:]
+    private var results: [Key: (Result, WorkItem)] = [:]
     private var report = PipelineReport()
+    private var inputErrors: [(Int, InputError)] = []
     private var stopping = false
-    private var batchesConsumed = 0
 
     public init(inputs: [String], options: PipelineOptions) {
         self.inputs = inputs
@@ -82,8 +103,6 @@ public final class Pipeline<Result>: @unchecked Sendable {
     ///   - makeWorker: called once per worker thread; returns the function that processes one batch
     ///     (it may keep per-thread state such as a JSON tape and a rule evaluator).
     ///   - consume: called on the calling thread with each batch's result, in input order.
-    ///   - inputError: called on the calling thread, in order, when an input fails (unreadable path,
-    ///     corrupt gzip); records before the failure point have been delivered.
     public func run(makeWorker: @escaping @Sendable () -> (RecordBatch, SourceInfo) -> Result,
                     consume: (Result, RecordBatch, SourceInfo) -> Void) -> PipelineReport {
         let workerCount = max(1, options.workers)
@@ -94,9 +113,18 @@ public final class Pipeline<Result>: @unchecked Sendable {
         }
         report.sources = sources
         let sourcesCopy = sources
+        let readerCount = max(1, min(workerCount, sources.count))
+        let perReader = max(2, poolSize / readerCount)
+        freeBatches = Array(repeating: [], count: readerCount)
+        created = Array(repeating: 0, count: readerCount)
+        readersRunning = readerCount
 
-        let reader = WorkerThread { [self] in self.readAll(poolSize: poolSize, sources: sourcesCopy) }
-        reader.start()
+        var readers: [WorkerThread] = []
+        for r in 0..<readerCount {
+            let t = WorkerThread { [self] in self.readLoop(reader: r, pool: perReader, sources: sourcesCopy) }
+            t.start()
+            readers.append(t)
+        }
         var workers: [WorkerThread] = []
         for _ in 0..<workerCount {
             let t = WorkerThread { [self] in
@@ -108,13 +136,19 @@ public final class Pipeline<Result>: @unchecked Sendable {
         }
 
         // The in-order stage. On a stop request it finishes every batch already handed to the workers
-        // and returns, even when the reader is still blocked reading a pipe.
-        var next = 0
+        // and returns, even when a reader is still blocked reading a pipe.
+        var current = Key(source: 0, sequence: 0)
         var stoppedEarly = false
-        while true {
+        while current.source < sources.count {
             monitor.lock()
-            while results[next] == nil && !(readerDone && next >= produced) {
-                if StopSignal.requested && next >= produced {
+            var entry: (Result, WorkItem)? = nil
+            while true {
+                if let e = results.removeValue(forKey: current) {
+                    entry = e
+                    break
+                }
+                if let n = finishedCount[current.source], current.sequence >= n { break }
+                if StopSignal.requested && !hasPendingWork(upTo: current) {
                     stoppedEarly = true
                     break
                 }
@@ -127,52 +161,85 @@ public final class Pipeline<Result>: @unchecked Sendable {
                 monitor.unlock()
                 break
             }
-            guard let (result, batch, source) = results.removeValue(forKey: next) else {
+            guard let (result, item) = entry else {
+                // This source is done: move to the next one.
                 monitor.unlock()
-                break
+                current = Key(source: current.source + 1, sequence: 0)
+                continue
             }
             monitor.unlock()
-            consume(result, batch, sources[source])
+            consume(result, item.batch, sources[item.source])
             monitor.withLock {
-                batchesConsumed += 1
-                freeBatches.append(batch)
+                freeBatches[item.reader].append(item.batch)
                 monitor.broadcast()
             }
-            next += 1
+            current.sequence += 1
         }
         if !stoppedEarly {
-            reader.join()
+            monitor.withLock {
+                stopping = true
+                monitor.broadcast()
+            }
+            for r in readers { r.join() }
             for w in workers { w.join() }
         }
         return monitor.withLock {
-            report.batchesCreated = created
+            report.batchesCreated = created.reduce(0, +)
+            report.inputErrors = inputErrors.sorted { $0.0 < $1.0 }.map { $0.1 }
             return report
         }
     }
 
-    private func takeFreeBatch(poolSize: Int) -> RecordBatch? {
+    /// Whether a batch of `key`'s source (or an earlier one) is still queued or being processed. Lock held.
+    private func hasPendingWork(upTo key: Key) -> Bool {
+        if results[key] != nil { return true }
+        return work.contains { $0.source == key.source } || inFlight.contains(key.source)
+    }
+
+    private var inFlight: [Int] = []
+
+    private func takeFreeBatch(reader: Int, pool: Int) -> RecordBatch? {
         monitor.lock()
         defer { monitor.unlock() }
         while true {
-            if let b = freeBatches.popLast() { return b }
-            if created < poolSize {
-                created += 1
+            if let b = freeBatches[reader].popLast() { return b }
+            if created[reader] < pool {
+                created[reader] += 1
                 return RecordBatch(capacity: options.batchSize + options.batchSize / 4)
             }
-            if StopSignal.requested { return nil }
+            if StopSignal.requested || stopping { return nil }
             monitor.wait(milliseconds: 200)
         }
     }
 
-    private func readAll(poolSize: Int, sources: [SourceInfo]) {
-        var sequence = 0
-        outer: for source in sources {
-            if StopSignal.requested { break }
+    private func readLoop(reader: Int, pool: Int, sources: [SourceInfo]) {
+        defer {
+            monitor.withLock {
+                readersRunning -= 1
+                monitor.broadcast()
+            }
+        }
+        while true {
+            let claimed: Int? = monitor.withLock {
+                guard nextSource < sources.count, !StopSignal.requested, !stopping else { return nil }
+                nextSource += 1
+                return nextSource - 1
+            }
+            guard let index = claimed else { return }
+            let source = sources[index]
+            var sequence = 0
+            defer {
+                let produced = sequence
+                monitor.withLock {
+                    finishedCount[index] = produced
+                    monitor.broadcast()
+                }
+            }
             let input: ByteSource
             do {
                 input = try openInput(path: source.path, compression: options.compression)
             } catch {
-                monitor.withLock { report.inputErrors.append(error) }
+                monitor.withLock { inputErrors.append((index, error)) }
                 continue
             }
             let framer = makeRecordFramer(source: input, format: options.inputFormat, sourceIndex: source.index,
@@ -180,59 +247,55 @@ public final class Pipeline<Result>: @unchecked Sendable {
             while true {
                 if StopSignal.requested {
                     monitor.withLock { report.stopped = true }
-                    break outer
+                    break
                 }
-                guard let reuse = takeFreeBatch(poolSize: poolSize) else {
-                    monitor.withLock { report.stopped = true }
-                    break outer
+                guard let reuse = takeFreeBatch(reader: reader, pool: pool) else {
+                    monitor.withLock { report.stopped = report.stopped || StopSignal.requested }
+                    break
                 }
                 let batch: RecordBatch?
                 do {
                     batch = try framer.nextBatch(reusing: reuse)
                 } catch {
                     monitor.withLock {
-                        report.inputErrors.append(error)
-                        freeBatches.append(reuse)
+                        inputErrors.append((index, error))
+                        freeBatches[reader].append(reuse)
                     }
                     break
                 }
                 guard let batch else {
-                    monitor.withLock { freeBatches.append(reuse) }
+                    monitor.withLock { freeBatches[reader].append(reuse) }
                     break
                 }
+                let item = WorkItem(source: index, sequence: sequence, batch: batch, reader: reader)
                 monitor.withLock {
-                    work.append((sequence, batch, source.index))
-                    produced = sequence + 1
+                    // Keep the queue ordered by (source, sequence): workers take the earliest input first.
+                    var at = work.count
+                    while at > 0 && (work[at - 1].source > index) { at -= 1 }
+                    work.insert(item, at: at)
                     monitor.broadcast()
                 }
                 sequence += 1
             }
             monitor.withLock { report.bytesRead += framer.bytesRead }
         }
-        monitor.withLock {
-            readerDone = true
-            monitor.broadcast()
-        }
     }
 
     private func workLoop(_ process: (RecordBatch, SourceInfo) -> Result, sources: [SourceInfo]) {
         while true {
             monitor.lock()
-            while workHead >= work.count && !readerDone && !stopping { monitor.wait() }
-            if workHead >= work.count {
+            while work.isEmpty && readersRunning > 0 && !stopping { monitor.wait() }
+            if work.isEmpty {
                 monitor.unlock()
                 return
             }
-            let item = work[workHead]
-            workHead += 1
-            if workHead > 64 && workHead * 2 > work.count {
-                work.removeFirst(workHead)
-                workHead = 0
-            }
+            let item = work.removeFirst()
+            inFlight.append(item.source)
             monitor.unlock()
             let result = process(item.batch, sources[item.source])
             monitor.withLock {
-                results[item.sequence] = (result, item.batch, item.source)
+                if let k = inFlight.firstIndex(of: item.source) { inFlight.remove(at: k) }
+                results[Key(source: item.source, sequence: item.sequence)] = (result, item)
                 monitor.broadcast()
             }
         }
