@@ -28,20 +28,22 @@ enum ReplayCommand {
       --no-dedupe           Keep repeated alerts of one rule for one auditID.
       -h, --help            This help.
 
+    \(SinkOptions.help)
     Exit status: 0 done, 1 an input or rule file could not be used (or --strict and malformed input),
     2 usage error.
 
     """
 
     static func run(_ args: [String]) throws(UsageError) -> Int32 {
-        let a = try Arguments(args, options: ["rules", "format", "min-priority", "workers", "max-record-size", "compression", "batch-size", "input-format"],
+        let a = try Arguments(args, options: SinkOptions.valueOptions.union(["rules", "format", "min-priority", "workers", "max-record-size", "compression", "batch-size", "input-format"]),
                               booleans: ["help", "all-stages", "strict", "quiet", "no-dedupe"])
         if a.has("help") {
             OutputStream.standardOutput.write(help)
             OutputStream.standardOutput.flush()
             return 0
         }
-        let format = try a.choice("format", ["text", "json"], default: "text")
+        _ = try a.choice("format", ["text", "json"], default: "text")
+        let sinkOptions = try SinkOptions(a)
         var settings = ReplaySettings()
         if let p = a.value("min-priority") {
             guard let priority = Priority(parsing: p) else { throw UsageError(message: "--min-priority: unknown priority '\(p)'") }
@@ -79,33 +81,40 @@ enum ReplayCommand {
             return 1
         }
 
+        let host = hostName()
+        guard let (sinks, flushTimeout) = sinkOptions.build(hostname: host, log: SinkOptions.stderrLog(command: "replay"),
+                                                            problem: { err.line("audithound replay: \($0)") }) else { return 1 }
         StopSignal.install()
         let start = monotonicSeconds()
-        let out = OutputStream.standardOutput
-        let host = hostName()
         var summary = RunSummary()
         var dedupe = AlertDeduplicator()
         let noDedupe = a.has("no-dedupe")
         let workerSettings = settings
         let pipeline = Pipeline<ReplayBatchResult>(inputs: inputs, options: options)
+        let progress = ProgressLine(inputs: inputs, enabled: isTerminal(2) && !a.has("quiet"))
+        var progressBytes: Int64 = 0
         let report = pipeline.run(makeWorker: {
             let worker = ReplayWorker(ruleSet: ruleSet, settings: workerSettings)
             return { batch, source in worker.process(batch, source: source) }
         }, consume: { result, _, _ in
             summary.add(result, errors: err)
+            progressBytes += Int64(result.bytes)
+            progress.update(done: progressBytes, events: summary.events)
             for alert in result.alerts {
                 if !noDedupe && !dedupe.admit(alert) { continue }
                 summary.count(alert)
-                out.line(format == "json" ? AlertFormatter.json(alert, hostname: host) : AlertFormatter.text(alert))
+                sinks.send(alert)
             }
         })
-        out.flush()
+        let sinkReports = sinks.finish(timeout: flushTimeout)
         for e in report.inputErrors { err.line("audithound replay: \(e)") }
         summary.duplicatesSuppressed = dedupe.suppressed
+        progress.finish()
         if !a.has("quiet") {
             summary.printLevelWarning(ruleSet: ruleSet, to: err)
             summary.print(to: err, wall: monotonicSeconds() - start, bytes: report.bytesRead, stopped: report.stopped)
         }
+        SinkOptions.printReports(sinkReports, to: err, quiet: a.has("quiet"), command: "replay")
         if !report.inputErrors.isEmpty { return 1 }
         if a.has("strict") && summary.malformed > 0 { return 1 }
         return 0
