@@ -103,5 +103,6 @@ func parseSize(_ text: String) -> Int? {
     case "g", "gb", "gib": multiplier = 1 << 30
     default: return nil
     }
-    return n * multiplier
+    let (bytes, overflow) = n.multipliedReportingOverflow(by: multiplier)
+    return overflow ? nil : bytes
 }

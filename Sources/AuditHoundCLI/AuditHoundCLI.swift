@@ -20,6 +20,7 @@ public enum AuditHoundCommand {
             case "stats": return try StatsCommand.run(rest)
             case "tail": return try TailCommand.run(rest)
             case "rules": return try RulesCommand.run(rest)
+            case "baseline": return try BaselineCommand.run(rest)
             case "help", "--help", "-h":
                 OutputStream.standardOutput.write(usage)
                 OutputStream.standardOutput.flush()
@@ -50,6 +51,7 @@ public enum AuditHoundCommand {
       stats           Summarise audit logs: events, malformed records, time range, top verbs/resources/users.
       rules validate  Check rule files and report every problem as path:line:column.
       rules list      List the loaded rules.
+      baseline learn  Learn the first-seen baselines of stateful rules from past logs (--state FILE).
       version         Print the version.
 
     Run 'audithound <command> --help' for the options of a command.

@@ -26,16 +26,17 @@ enum ReplayCommand {
       --strict              Exit 1 when any record was malformed.
       --quiet               No summary on stderr.
       --no-dedupe           Keep repeated alerts of one rule for one auditID.
+    \(StatefulStage.help)
       -h, --help            This help.
 
     \(SinkOptions.help)
-    Exit status: 0 done, 1 an input or rule file could not be used (or --strict and malformed input),
-    2 usage error.
+    Exit status: 0 done, 1 an input, rule or config file or an output could not be used (or --strict and
+    malformed input), 2 usage error.
 
     """
 
     static func run(_ args: [String]) throws(UsageError) -> Int32 {
-        let a = try Arguments(args, options: SinkOptions.valueOptions.union(["rules", "format", "min-priority", "workers", "max-record-size", "compression", "batch-size", "input-format"]),
+        let a = try Arguments(args, options: SinkOptions.valueOptions.union(StatefulStage.valueOptions).union(["rules", "format", "min-priority", "workers", "max-record-size", "compression", "batch-size", "input-format"]),
                               booleans: ["help", "all-stages", "strict", "quiet", "no-dedupe"])
         if a.has("help") {
             OutputStream.standardOutput.write(help)
@@ -72,12 +73,13 @@ enum ReplayCommand {
             err.line("audithound replay: the rules have errors; nothing was read")
             return 1
         }
+        guard let stateful = try StatefulStage(a, ruleSet: ruleSet, command: "replay", err: err) else { return 1 }
 
         let inputs: [String]
         do {
             inputs = try expandInputPaths(a.positionals.isEmpty ? ["-"] : a.positionals)
         } catch {
-            err.line("audithound replay: \(error)")
+            err.line("audithound replay: \(TextEscaper.escape("\(error)"))")
             return 1
         }
 
@@ -100,20 +102,26 @@ enum ReplayCommand {
             summary.add(result, errors: err)
             progressBytes += Int64(result.bytes)
             progress.update(done: progressBytes, events: summary.events)
-            for alert in result.alerts {
+            for alert in result.alerts + stateful.observe(result.observations) {
                 if !noDedupe && !dedupe.admit(alert) { continue }
                 summary.count(alert)
                 sinks.send(alert)
             }
         })
+        for alert in stateful.finish() where noDedupe || dedupe.admit(alert) {
+            summary.count(alert)
+            sinks.send(alert)
+        }
         let sinkReports = sinks.finish(timeout: flushTimeout)
-        for e in report.inputErrors { err.line("audithound replay: \(e)") }
+        for e in report.inputErrors { err.line("audithound replay: \(TextEscaper.escape(e.description))") }
         summary.duplicatesSuppressed = dedupe.suppressed
         progress.finish()
         if !a.has("quiet") {
             summary.printLevelWarning(ruleSet: ruleSet, to: err)
             summary.print(to: err, wall: monotonicSeconds() - start, bytes: report.bytesRead, stopped: report.stopped)
+            stateful.printSummary(to: err, events: summary.events)
         }
+        if !stateful.saveIfRequested(err: err) { return 1 }
         SinkOptions.printReports(sinkReports, to: err, quiet: a.has("quiet"), command: "replay")
         if !report.inputErrors.isEmpty { return 1 }
         if a.has("strict") && summary.malformed > 0 { return 1 }

@@ -44,7 +44,7 @@ enum StatsCommand {
         do {
             inputs = try expandInputPaths(a.positionals.isEmpty ? ["-"] : a.positionals)
         } catch {
-            err.line("audithound stats: \(error)")
+            err.line("audithound stats: \(TextEscaper.escape("\(error)"))")
             return 1
         }
         StopSignal.install()
@@ -55,7 +55,7 @@ enum StatsCommand {
             return { batch, source in w.process(batch, source: source) }
         }, consume: { s, _, _ in total.merge(s) })
         let wall = monotonicSeconds() - start
-        for e in report.inputErrors { err.line("audithound stats: \(e)") }
+        for e in report.inputErrors { err.line("audithound stats: \(TextEscaper.escape(e.description))") }
         let out = OutputStream.standardOutput
         if format == "json" {
             out.line(json(total, top: top, bytes: report.bytesRead, wall: wall, errors: report.inputErrors))

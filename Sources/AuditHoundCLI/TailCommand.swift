@@ -32,6 +32,7 @@ enum TailCommand {
       --max-record-size S     Largest record accepted (default 64MiB).
       -h, --help              This help.
 
+    \(SinkOptions.help)
     Signals: SIGTERM/SIGINT stop after the current batch (alerts flushed, checkpoint saved); SIGHUP
     reloads the rule files (when they have errors, the previous rules stay in force).
 
@@ -41,8 +42,8 @@ enum TailCommand {
     """
 
     static func run(_ args: [String]) throws(UsageError) -> Int32 {
-        let a = try Arguments(args, options: ["rules", "format", "min-priority", "checkpoint", "stats-interval",
-                                              "checkpoint-interval", "max-record-size"],
+        let a = try Arguments(args, options: SinkOptions.valueOptions.union(["rules", "format", "min-priority", "checkpoint",
+                                              "stats-interval", "checkpoint-interval", "max-record-size"]),
                               booleans: ["help", "from-start", "no-inotify", "all-stages"])
         if a.has("help") {
             OutputStream.standardOutput.write(help)
@@ -53,7 +54,8 @@ enum TailCommand {
         if a.positionals.contains("-") && a.positionals.count > 1 {
             throw UsageError(message: "- (stdin) cannot be combined with file paths")
         }
-        let format = try a.choice("format", ["text", "json"], default: "text")
+        _ = try a.choice("format", ["text", "json"], default: "text")
+        let sinkOptions = try SinkOptions(a)
         var configuration = TailConfiguration(paths: a.positionals)
         if let p = a.value("min-priority") {
             guard let priority = Priority(parsing: p) else { throw UsageError(message: "--min-priority: unknown priority '\(p)'") }
@@ -80,32 +82,32 @@ enum TailCommand {
         guard let ruleSet = loadTailRules(rulePaths, errors: err, initial: true) else { return 1 }
 
         let host = hostName()
+        guard let (sinks, flushTimeout) = sinkOptions.build(hostname: host, log: SinkOptions.stderrLog(command: "tail"),
+                                                            problem: { err.line("audithound tail: \($0)") }) else { return 1 }
         let runner = TailRunner(
             configuration: configuration, ruleSet: ruleSet,
-            emit: { alerts in writeAlerts(alerts, format: format, hostname: host) },
+            emit: { alerts in writeAlerts(alerts, to: sinks) },
             diagnostic: { err.line("audithound \($0)") },
             reloadRules: { loadTailRules(rulePaths, errors: err, initial: false) })
         let report: TailReport
         do {
             report = try runner.run()
         } catch {
-            OutputStream.standardOutput.flush()
+            SinkOptions.printReports(sinks.finish(timeout: flushTimeout), to: err, quiet: false, command: "tail")
             err.line("audithound tail: \(error)")
             return 1
         }
-        OutputStream.standardOutput.flush()
+        let sinkReports = sinks.finish(timeout: flushTimeout)
         err.line("audithound tail: stopped; events \(report.events), alerts \(report.alerts), malformed \(report.malformed)")
+        SinkOptions.printReports(sinkReports, to: err, quiet: false, command: "tail")
         return 0
     }
 
-    /// Writes alerts to stdout and flushes (the alerts are out when this returns).
-    /// The one place to switch tail's output to the alert sinks.
-    static func writeAlerts(_ alerts: [Alert], format: String, hostname: String) {
-        let out = OutputStream.standardOutput
-        for alert in alerts {
-            out.line(format == "json" ? AlertFormatter.json(alert, hostname: hostname) : AlertFormatter.text(alert))
-        }
-        out.flush()
+    /// Hands a batch's alerts to the outputs and flushes stdout and file outputs: when this returns
+    /// they are written (webhooks: queued, and spooled with --spool), and the runner journals them.
+    static func writeAlerts(_ alerts: [Alert], to sinks: SinkSet) {
+        sinks.send(alerts)
+        sinks.flush()
     }
 
     /// Loads and compiles the rule files; reports problems and returns `nil` when they cannot be used.

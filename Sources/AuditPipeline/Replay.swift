@@ -23,6 +23,9 @@ public struct ReplayBatchResult: Sendable {
     public var evaluated = 0
     public var problems: [InputProblem] = []
     public var alerts: [Alert] = []
+    /// Matches of stateful rules (`aggregate:`), in input order, for ``StatefulDetectors`` (they give no
+    /// alert by themselves).
+    public var observations: [Observation] = []
     public var bytes = 0
     /// CloudWatch log messages that were cut short (also in `problems`).
     public var truncatedMessages = 0
@@ -70,6 +73,7 @@ public final class ReplayWorker {
         let rules = evaluator.ruleSet.rules
         let minimum = settings.minimumPriority
         let allStages = settings.allStages
+        var merger = ObservationMerger()
         for record in batch.records {
             decoder.forEachAuditEvent(inRecord: batch.recordBytes(record), event: { event, item in
                 result.events &+= 1
@@ -79,12 +83,17 @@ public final class ReplayWorker {
                 if time > result.lastTime { result.lastTime = time }
                 if !allStages && event.stage == .requestReceived { return }
                 result.evaluated &+= 1
-                evaluator.evaluate(event) { index in
+                evaluator.evaluate(event, steps: { index, step in
                     guard rules[index].priority >= minimum else { return }
+                    if rules[index].aggregate != nil {
+                        evaluator.observe(rule: index, step: step, time: time, auditID: event.auditID, source: source.displayName,
+                                          line: record.line, item: item, into: &result.observations, merging: &merger)
+                        return
+                    }
                     let id = event.auditID?.decodedString() ?? ""
                     let input = item > 0 ? "\(source.displayName):\(record.line)#\(item)" : "\(source.displayName):\(record.line)"
                     result.alerts.append(evaluator.render(rule: index, time: time, auditID: id, input: input))
-                }
+                })
             }, problem: { problem, item in
                 if problem.isTruncatedMessage { result.truncatedMessages += 1 }
                 result.problems.append(InputProblem(path: source.displayName, line: record.line, item: item,

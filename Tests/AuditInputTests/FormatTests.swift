@@ -271,6 +271,18 @@ final class DetectionFormatTests: XCTestCase {
         XCTAssertTrue(makeRecordFramer(source: ChunkedSource(pretty), format: .cloudwatchExport) is LineFramer)
     }
 
+    func testFirstLineLongerThanThePeekWindow() throws {
+        let pad = String(repeating: "x", count: 400_000)
+        let bigEvent = bytesOf(#"{"kind":"Event","auditID":"a","pad":"\#(pad)"}"#) + bytesOf("\n{\"kind\":\"Event\"}\n")
+        let lines = makeRecordFramer(source: ChunkedSource(bigEvent, chunkSizes: [70_000]), format: .auto)
+        XCTAssertTrue(lines is LineFramer)
+        XCTAssertEqual(try collectRecords(lines).records.map(\.line), [1, 2])
+        let bigPayload = bytesOf(#"{"messageType":"DATA_MESSAGE","logEvents":[{"message":"\#(pad)"}]}{"messageType":"CONTROL_MESSAGE"}"#)
+        let values = makeRecordFramer(source: ChunkedSource(bigPayload, chunkSizes: [70_000]), format: .auto)
+        XCTAssertTrue(values is JSONValueFramer)
+        XCTAssertEqual(try collectRecords(values).records.count, 2)
+    }
+
     func testPeekFailureIsRaisedAfterThePeekedBytes() throws {
         let failure = InputError(path: "memory", reason: "corrupt gzip data")
         let framer = makeRecordFramer(source: ChunkedSource(bytesOf("{\"a\":1}{\"b\""), chunkSizes: [5], failAtEnd: failure),
@@ -411,6 +423,9 @@ final class FormatTests: XCTestCase {
         XCTAssertEqual(decodeRecord(decoder, encoded).events, ["1:s1", "2:s2", "3:s3"])
         XCTAssertEqual(decoder.lastKind, .encodedSubscription)
         XCTAssertEqual(decodeRecord(decoder, jsonQuoted(encoded)).events, ["1:s1", "2:s2", "3:s3"])
+        let slashes = [UInt8(ascii: "\"")] + encoded.flatMap { $0 == UInt8(ascii: "/") ? [0x5C, $0] : [$0] } + [UInt8(ascii: "\"")]
+        XCTAssertEqual(decodeRecord(decoder, slashes).events, ["1:s1", "2:s2", "3:s3"])
+        XCTAssertEqual(decoder.lastKind, .encodedSubscription)
 
         let lambda = bytesOf(#"{"awslogs":{"data":""#) + encoded + bytesOf(#""}}"#)
         XCTAssertEqual(decodeRecord(decoder, lambda).events, ["1:s1", "2:s2", "3:s3"])
@@ -527,6 +542,25 @@ final class FormatTests: XCTestCase {
         let messageKey = bytesOf("\"message\":\"")
         let at = (0...(record.count - messageKey.count)).first { Array(record[$0..<($0 + messageKey.count)]) == messageKey }!
         XCTAssertEqual(offsets, [at + messageKey.count])
+    }
+
+    func testUnescapeMatchesTheTokenizerDecoding() throws {
+        let strings = [#""plain""#, #""a\"b\\c\/d\n\t\r\b\f""#, #""\u00e9\u20ac\ud83d\ude00 x""#,
+                       #""lone \ud800 and \udc00 end""#, #""\ud800\u0041""#, #""\"kind\":\"Event\",\"x\":\"\\\"q\\\"\"""#,
+                       "\"raw \u{00e9} utf8\""]
+        let tape = JSONTape()
+        for text in strings {
+            let bytes = Array(text.utf8)
+            try bytes.withUnsafeBytes { raw in
+                try tape.parse(raw)
+                var expected: [UInt8] = []
+                tape.root.appendDecoded(to: &expected)
+                let buffer = ScratchBuffer(capacity: 16)
+                buffer.append(UInt8(ascii: "<"))
+                appendUnescaped(tape.root.rawBytes, to: buffer)
+                XCTAssertEqual(Array(buffer.bytes), [UInt8(ascii: "<")] + expected, text)
+            }
+        }
     }
 
     func testInputFormatNames() {

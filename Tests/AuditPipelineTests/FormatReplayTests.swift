@@ -63,8 +63,9 @@ private func replayFormat(_ paths: [String], format: InputFormat = .auto, worker
     options.workers = workers
     options.batchSize = batchSize
     options.inputFormat = format
-    var settings = ReplaySettings()
-    settings.inputFormat = format
+    var workerSettings = ReplaySettings()
+    workerSettings.inputFormat = format
+    let settings = workerSettings
     var run = FormatRun()
     run.report = Pipeline<ReplayBatchResult>(inputs: paths, options: options).run(makeWorker: {
         let w = ReplayWorker(ruleSet: ruleSet, settings: settings)
@@ -192,7 +193,7 @@ final class FormatReplayTests: XCTestCase {
             XCTAssertEqual(run.report.inputErrors.map(\.description), [], file: file, line: line)
             XCTAssertEqual(run.events, events.count, "\(mode) batch \(batch)", file: file, line: line)
             XCTAssertEqual(run.alerts.count, want.count, "\(mode) batch \(batch)", file: file, line: line)
-            if let k = zip(run.alerts, want).firstIndex(where: { $0 != $1 }) {
+            if let k = zip(run.alerts, want).enumerated().first(where: { $0.element.0 != $0.element.1 })?.offset {
                 XCTFail("\(mode) batch \(batch): alert \(k) is \(run.alerts[k]), expected \(want[k])", file: file, line: line)
             }
         }

@@ -93,7 +93,7 @@ private let psaViolation = ["pod-security.kubernetes.io/audit-violations":
 
 let defaultRuleCases: [RuleCase] = [
     // ---- 10-access.yaml ----
-    RuleCase(rule: "Anonymous Request Allowed",
+    RuleCase(rule: "Anonymous Access Allowed",
              fires: [read("list", "secrets", user: anonymous, groups: anonymousGroups),
                      auditEvent(resource: nil, user: anonymous, groups: anonymousGroups, uri: "/metrics"),
                      auditEvent(resource: nil, user: anonymous, groups: anonymousGroups, uri: "/healthzz")],
@@ -110,8 +110,10 @@ let defaultRuleCases: [RuleCase] = [
                       change("create", "pods", body: podObject())]),
     RuleCase(rule: "Request Forbidden",
              fires: [read("list", "secrets", ns: "kube-system", decision: "forbid"),
-                     change("create", "clusterrolebindings", ns: nil, group: rbacGroup, decision: "forbid")],
+                     change("create", "clusterrolebindings", ns: nil, group: rbacGroup, decision: "forbid"),
+                     auditEvent(verb: "list", resource: "pods", user: "system:admin", impersonatedUser: "bob", code: 403, decision: nil)],
              misses: [read("list", "secrets", ns: "kube-system"),
+                      podCreated(podObject(containers: [container(privileged: true)]), code: 403),
                       auditEvent(verb: "list", resource: "secrets", stage: "RequestReceived", code: 0, decision: "forbid")]),
     RuleCase(rule: "Authentication Failed",
              fires: [auditEvent(verb: "list", resource: nil, user: nil, stage: "ResponseStarted", code: 401, decision: nil,
@@ -178,7 +180,8 @@ let defaultRuleCases: [RuleCase] = [
                       auditEvent(verb: "list", resource: "pods", impersonatedUser: "bob", decision: "forbid")]),
     RuleCase(rule: "Break-Glass Account Used",
              fires: [change("create", "deployments", group: "apps", user: "kubernetes-admin", groups: ["kubeadm:cluster-admins", "system:authenticated"]),
-                     change("delete", "pods", "web", user: "bob", groups: ["system:masters", "system:authenticated"])],
+                     change("delete", "pods", "web", user: "bob", groups: ["system:masters", "system:authenticated"]),
+                     change("patch", "apiservers", "cluster", ns: nil, group: "config.openshift.io", user: "system:admin")],
              misses: [read("get", "pods", "web", user: "kubernetes-admin"),
                       change("create", "namespaces", ns: nil, user: "system:apiserver", groups: ["system:masters"])]),
     RuleCase(rule: "Unlisted User Activity",
@@ -450,7 +453,7 @@ let defaultRuleCases: [RuleCase] = [
                       change("create", "roles", ns: "shop", group: rbacGroup, body: roleObject(kind: "Role", rules: [(["create"], ["secrets"])])),
                       change("create", "clusterroles", ns: nil, group: rbacGroup, user: "system:serviceaccount:kube-system:clusterrole-aggregation-controller",
                              body: roleObject(rules: [(["create"], ["pods/exec"])]))]),
-    RuleCase(rule: "ClusterRole With Write Privileges Created",
+    RuleCase(rule: "ClusterRole With Write Permissions Created",
              fires: [change("create", "clusterroles", ns: nil, group: rbacGroup, body: roleObject(rules: [(["get", "create"], ["configmaps"])]))],
              misses: [change("create", "roles", ns: "shop", group: rbacGroup, body: roleObject(kind: "Role", rules: [(["create"], ["configmaps"])])),
                       change("create", "clusterroles", ns: nil, group: rbacGroup, body: roleObject(rules: [(["get", "list"], ["configmaps"])])),
@@ -475,6 +478,7 @@ let defaultRuleCases: [RuleCase] = [
              fires: [change("delete", "roles", "ops", ns: "shop", group: rbacGroup),
                      change("create", "clusterroles", ns: nil, group: rbacGroup, body: roleObject(rules: [(["get"], ["pods"])]))],
              misses: [read("get", "roles", "ops", ns: "shop", group: rbacGroup),
+                      change("delete", "roles", "ops", ns: "shop", group: "iam.example.com"),
                       change("update", "clusterroles", "admin", ns: nil, group: rbacGroup, user: "system:serviceaccount:kube-system:clusterrole-aggregation-controller")]),
     RuleCase(rule: "RBAC Binding Changed",
              fires: [change("create", "rolebindings", ns: "shop", group: rbacGroup,
@@ -657,11 +661,13 @@ final class DefaultRulesTests: XCTestCase {
         var seen: Set<String> = []
         for c in defaultRuleCases {
             XCTAssertTrue(names.contains(c.rule), "the table tests '\(c.rule)', which is not in the default ruleset")
+            XCTAssertNil(set.rules.first { $0.name == c.rule }?.aggregate, "'\(c.rule)' is stateful: single events cannot test it")
             XCTAssertTrue(seen.insert(c.rule).inserted, "the table has two entries for '\(c.rule)'")
             XCTAssertFalse(c.fires.isEmpty, "'\(c.rule)' has no event that fires it")
             XCTAssertFalse(c.misses.isEmpty, "'\(c.rule)' has no near miss")
         }
-        for rule in set.rules where rule.enabled {
+        // Stateful rules (aggregate:) alert on groups of events; their tests live with the stateful engine.
+        for rule in set.rules where rule.enabled && rule.aggregate == nil {
             XCTAssertTrue(seen.contains(rule.name), "rule '\(rule.name)' has no entry in defaultRuleCases (DefaultRulesTests.swift)")
         }
     }
@@ -708,12 +714,83 @@ final class DefaultRulesTests: XCTestCase {
         XCTAssertEqual(count("Request Forbidden", deniedExec), 1)
         let watchStages = [read("watch", "secrets", ns: "shop").replacingOccurrences(of: "ResponseComplete", with: "ResponseStarted"),
                            read("watch", "secrets", ns: "shop")]
-        XCTAssertEqual(count("Anonymous Request Allowed", watchStages.map {
+        XCTAssertEqual(count("Anonymous Access Allowed", watchStages.map {
             $0.replacingOccurrences(of: #""username":"alice@example.com""#, with: #""username":"system:anonymous""#)
         }), 1)
         let create = [podCreated(podObject(hostPID: true)).replacingOccurrences(of: "ResponseComplete", with: "RequestReceived"),
                       podCreated(podObject(hostPID: true))]
         XCTAssertEqual(count("Host PID Pod Created", create), 1)
+    }
+
+    /// Overrides of the kinds README.md documents take effect.
+    func testTuningOverridesTakeEffect() throws {
+        let tuning = """
+        - rule: Exec Into Pod
+          exceptions:
+            - name: backup_hooks
+              fields: [ka.user.name, ka.target.namespace]
+              values:
+                - [system:serviceaccount:velero:velero, databases]
+          override:
+            exceptions: append
+        - rule: NodePort Service Created
+          priority: NOTICE
+          override:
+            priority: replace
+        - rule: Impersonation Used
+          enabled: false
+        - list: ah_trusted_secret_readers
+          items: [system:serviceaccount:vault:vault-agent-injector]
+          override:
+            items: append
+        - macro: ah_system_identity
+          condition: or ka.user.name startswith "system:serviceaccount:platform-"
+          override:
+            condition: append
+        - macro: ah_once
+          condition: ka.stage = ResponseComplete
+        """
+        let set = try XCTUnwrap(DefaultRuleSet.load(adding: [RuleFile(path: "<test>/tuning.yaml", text: tuning)]))
+        let velero = "system:serviceaccount:velero:velero"
+        XCTAssertFalse(firedRules(execEvent(["sh"], namespace: "databases", user: velero, stage: "ResponseComplete"), ruleSet: set)
+            .contains("Exec Into Pod"))
+        XCTAssertTrue(firedRules(execEvent(["sh"], namespace: "shop", user: velero, stage: "ResponseComplete"), ruleSet: set)
+            .contains("Exec Into Pod"))
+        // With ah_once replaced, the stream's ResponseStarted no longer counts.
+        XCTAssertFalse(firedRules(execEvent(["sh"], namespace: "shop", user: velero), ruleSet: set).contains("Exec Into Pod"))
+        XCTAssertEqual(set.rules.first { $0.name == "NodePort Service Created" }?.priority, .notice)
+        XCTAssertEqual(set.rules.first { $0.name == "Impersonation Used" }?.enabled, false)
+        XCTAssertFalse(firedRules(read("get", "secrets", "x", user: "system:serviceaccount:vault:vault-agent-injector"), ruleSet: set)
+            .contains("Secret Read by Non-System Identity"))
+        XCTAssertFalse(firedRules(read("get", "secrets", "x", user: "system:serviceaccount:platform-a:agent"), ruleSet: set)
+            .contains("Secret Read by Non-System Identity"))
+        XCTAssertTrue(firedRules(read("get", "secrets", "x", user: shopSA, groups: shopSAGroups), ruleSet: set)
+            .contains("Secret Read by Non-System Identity"))
+    }
+
+    /// The tuning examples of rules/README.md load on top of the default ruleset without diagnostics.
+    func testReadmeTuningExamplesLoad() throws {
+        let url = EmbeddedRulesTests.rulesDirectory.appendingPathComponent("README.md")
+        let text = try String(contentsOf: url, encoding: .utf8)
+        var blocks: [String] = []
+        var current: [Substring]? = nil
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if current == nil, line == "```yaml" {
+                current = []
+            } else if current != nil, line == "```" {
+                blocks.append(current!.joined(separator: "\n"))
+                current = nil
+            } else if current != nil {
+                current!.append(line)
+            }
+        }
+        XCTAssertGreaterThanOrEqual(blocks.count, 4, "README.md should show its tuning examples as ```yaml blocks")
+        for (i, block) in blocks.enumerated() {
+            let result = RuleCompiler.load(DefaultRules.files + [RuleFile(path: "<README example \(i)>", text: block)])
+            let problems = result.diagnostics.filter { $0.severity != .notice }
+            XCTAssertTrue(problems.isEmpty, "README example \(i) does not load cleanly:\n\(block)\n"
+                          + problems.map(\.description).joined(separator: "\n"))
+        }
     }
 
     /// The audit policy shipped next to the rules parses as YAML and keeps secrets out of bodies.

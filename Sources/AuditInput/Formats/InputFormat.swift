@@ -8,7 +8,7 @@
 /// | `cloudwatch-export` | `<RFC 3339 or epoch-ms timestamp> <event JSON>` (S3 export objects, `…/<taskId>/<stream>/000000.gz`) | lines |
 /// | `subscription` | a subscription-filter payload `{"messageType":"DATA_MESSAGE",…,"logEvents":[…]}`: raw JSON, base64 (of gzip) text, or the Lambda wrapper `{"awslogs":{"data":…}}` | JSON values |
 /// | `firehose` | the same payloads concatenated without separators (`{…}{…}`), as Firehose writes them to S3 | JSON values |
-/// | `filter-log-events` | an `aws logs filter-log-events` / `get-log-events` page `{"events":[…]}`, or one log event `{"timestamp":…,"message":…}` | JSON values |
+/// | `filter-log-events` | an `aws logs filter-log-events` / `get-log-events` page `{"events":[…]}`, one log event `{"timestamp":…,"message":…}`, or one message as a JSON string (`jq '.events[].message'`) | JSON values |
 /// | `aks` | an Azure diagnostic-log batch `{"records":[{"category":"kube-audit","properties":{"log":…}}]}` or one such record | JSON values |
 ///
 /// `auto` (the default) recognises every one of these **per record**, so one input may mix them;

@@ -58,7 +58,7 @@ public final class JSONValueFramer {
         self.source = source
         self.sourceIndex = sourceIndex
         self.batchSize = batchSize
-        self.maxRecordSize = maxRecordSize
+        self.maxRecordSize = min(maxRecordSize, 1 << 60)  // no overflow in `maxRecordSize + 2`
         self.carry = UnsafeMutableRawPointer.allocate(byteCount: self.carryCapacity, alignment: 16)
     }
 
@@ -220,6 +220,8 @@ public final class JSONValueFramer {
 
     /// Scans `scanFrom..<count`, emitting every record that ends there.
     private func scanRecords(_ batch: RecordBatch, _ fill: inout FillState) {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
         let p = batch.storage.assumingMemoryBound(to: UInt8.self)
         let end = fill.count
         var i = fill.scanFrom
@@ -290,6 +292,20 @@ public final class JSONValueFramer {
                     }
                     // Up to the closing quote, stepping over escapes.
                     while i < end {
+                        // Eight bytes at a time while none is a quote, a backslash or a newline.
+                        while i &+ 8 <= end {
+                            let x = UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self)
+                            let q = x ^ (ones &* 0x22)
+                            let b = x ^ (ones &* 0x5C)
+                            let l = x ^ (ones &* 0x0A)
+                            let mask = (((q &- ones) & ~q) | ((b &- ones) & ~b) | ((l &- ones) & ~l)) & highs
+                            if mask != 0 {
+                                i &+= mask.trailingZeroBitCount >> 3
+                                break
+                            }
+                            i &+= 8
+                        }
+                        guard i < end else { break }
                         let c = p[i]
                         if c == UInt8(ascii: "\"") {
                             s.inString = false

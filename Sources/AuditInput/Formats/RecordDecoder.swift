@@ -32,7 +32,7 @@ public enum RecordKind: Sendable, Equatable {
         case .lines: return self == .plain
         case .cloudwatchExport: return self == .exportLine || self == .exportProbe
         case .subscription, .firehose: return self == .subscription || self == .encodedSubscription || self == .lambda
-        case .filterLogEvents: return self == .logEventsPage || self == .logEvent
+        case .filterLogEvents: return self == .logEventsPage || self == .logEvent || self == .quotedMessage
         case .aks: return self == .aksRecords || self == .aksRecord
         }
     }
@@ -128,10 +128,14 @@ public final class RecordDecoder {
             }
             let root = self.recordTape.root
             guard root.isString else { break }
-            if root.hasEscapes == false && Base64.looksLikeGzip(root.rawBytes) {
+            if Base64.looksLikeGzip(root.rawBytes) {
                 self.lastKind = .encodedSubscription
                 guard self.accept(.encodedSubscription, problem) else { return 0 }
-                return self.decodeEncodedPayload(root.rawBytes, event: event, problem: problem)
+                if !root.hasEscapes { return self.decodeEncodedPayload(root.rawBytes, event: event, problem: problem) }
+                // Base64 with escaped '/': unescape first (the text is consumed before the buffer is reused).
+                self.message.removeAll()
+                appendUnescaped(root.rawBytes, to: self.message)
+                return self.decodeEncodedPayload(self.message.bytes, event: event, problem: problem)
             }
             self.lastKind = .quotedMessage
             guard self.accept(.quotedMessage, problem) else { return 0 }
@@ -205,8 +209,9 @@ public final class RecordDecoder {
                 return 0
             }
             if data.hasEscapes {
+                // e.g. '/' written as '\/'; the text is consumed before the buffer is reused.
                 self.message.removeAll()
-                data.forEachDecodedPiece { self.message.append($0) }
+                appendUnescaped(data.rawBytes, to: self.message)
                 return self.decodeEncodedPayload(self.message.bytes, event: event, problem: problem)
             }
             return self.decodeEncodedPayload(data.rawBytes, event: event, problem: problem)
@@ -331,7 +336,7 @@ public final class RecordDecoder {
                                           event: event, problem: problem)
         }
         self.message.removeAll()
-        text.forEachDecodedPiece { self.message.append($0) }
+        appendUnescaped(text.rawBytes, to: self.message)
         return self.decodeMessageText(self.message.bytes, tape: self.messageTape, offset: offset, item: item,
                                       event: event, problem: problem)
     }

@@ -24,7 +24,11 @@ public enum RecordFraming: Sendable, Equatable {
 /// ``JSONValueFramer``. With `.auto`, the first bytes are looked at (up to 256 KiB, without losing
 /// them: see ``detectFraming(_:atEnd:)``): an input whose first record is a single-line JSON value,
 /// or that does not start with `{`/`[` at all, is read by lines; a pretty-printed first value or
-/// values back to back on one line select ``JSONValueFramer``.
+/// values back to back on one line select ``JSONValueFramer``. A first line longer than 256 KiB is
+/// read by lines when it starts like an audit event, else as JSON values.
+///
+/// The choice is made once per input: a line-delimited input that later holds a pretty-printed
+/// value needs a forced format (e.g. `filter-log-events`) to be framed as values.
 ///
 /// A read error met while looking is not lost: it is raised by the framer after the bytes before it.
 public func makeRecordFramer(source: ByteSource, format: InputFormat, sourceIndex: Int = 0,
@@ -97,6 +101,23 @@ public func detectFraming(_ bytes: UnsafeRawBufferPointer, atEnd: Bool) -> Recor
     return atEnd ? .lines : nil
 }
 
+/// Whether the first JSON object in `bytes` starts with a key of an audit event (`kind`,
+/// `apiVersion`, `level`, `auditID`), as the API server writes them.
+func firstValueLooksLikeAuditEvent(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    var i = 0
+    let n = bytes.count
+    if n >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF { i = 3 }
+    while i < n, bytes[i] == 0x20 || bytes[i] == 0x09 || bytes[i] == 0x0D || bytes[i] == 0x0A { i += 1 }
+    guard i < n, bytes[i] == UInt8(ascii: "{") else { return false }
+    i += 1
+    while i < n, bytes[i] == 0x20 || bytes[i] == 0x09 || bytes[i] == 0x0D || bytes[i] == 0x0A { i += 1 }
+    for key in ["\"kind\"", "\"apiVersion\"", "\"level\"", "\"auditID\""] {
+        let k = Array(key.utf8)
+        if i + k.count <= n && bytes[i..<(i + k.count)].elementsEqual(k) { return true }
+    }
+    return false
+}
+
 /// A source whose first bytes were read ahead (to choose the framing) and are handed out again
 /// before the rest of the wrapped source.
 final class PeekedSource: ByteSource {
@@ -113,13 +134,17 @@ final class PeekedSource: ByteSource {
     }
 
     /// Reads ahead until ``detectFraming(_:atEnd:)`` decides, the input ends, or `window` bytes are
-    /// buffered (then: `.jsonValues`, which frames every input correctly).
+    /// buffered: then the first value is a single line longer than the window, and its first key
+    /// decides (see ``firstValueLooksLikeAuditEvent(_:)``): a huge audit event (lines), or a large
+    /// envelope such as a Firehose payload that the next one follows on the same line (values).
     func peekFraming(window: Int) -> RecordFraming {
         let chunk = 64 << 10
         while true {
             let decided = self.prefix.withUnsafeBytes { detectFraming($0, atEnd: self.innerAtEnd || self.pendingFailure != nil) }
             if let decided { return decided }
-            if self.prefix.count >= window { return .jsonValues }
+            if self.prefix.count >= window {
+                return self.prefix.withUnsafeBytes { firstValueLooksLikeAuditEvent($0) } ? .lines : .jsonValues
+            }
             let old = self.prefix.count
             self.prefix.append(contentsOf: repeatElement(0, count: chunk))
             let inner = self.inner

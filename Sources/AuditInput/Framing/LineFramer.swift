@@ -63,13 +63,14 @@ public final class LineFramer {
     ///   - source: the stream to read.
     ///   - sourceIndex: copied into every batch, to tell inputs apart downstream.
     ///   - batchSize: target batch size in bytes (at least 1; default 1 MiB).
-    ///   - maxRecordSize: longest record accepted, in bytes (at least 1; default 64 MiB).
+    ///   - maxRecordSize: longest record accepted, in bytes (at least 1; default 64 MiB; values above
+    ///     2^60 mean 2^60, which keeps the buffer arithmetic from overflowing).
     public init(source: ByteSource, sourceIndex: Int = 0, batchSize: Int = 1 << 20, maxRecordSize: Int = 64 << 20) {
         precondition(batchSize >= 1 && maxRecordSize >= 1, "batchSize and maxRecordSize must be positive")
         self.source = source
         self.sourceIndex = sourceIndex
         self.batchSize = batchSize
-        self.maxRecordSize = maxRecordSize
+        self.maxRecordSize = min(maxRecordSize, 1 << 60)
         self.carryCapacity = 256
         self.carry = UnsafeMutableRawPointer.allocate(byteCount: self.carryCapacity, alignment: 16)
     }

@@ -434,7 +434,11 @@ public final class TailFollower {
                 self.notice("\(file.path): read failed: \(errnoDescription())")
                 break
             }
-            if n == 0 { break }
+            if n == 0 {
+                // At the end: if the file shrank meanwhile, the next refresh sees a changed size.
+                file.size = file.readOffset
+                break
+            }
             file.readOffset += Int64(n)
             if let skip = file.skipping {
                 let chunk = batch.storage + state.count

@@ -37,8 +37,11 @@ final class HTTPPoster: @unchecked Sendable {
     init(timeout: Double) {
         self.timeout = max(0.001, timeout)
         let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = self.timeout
-        configuration.timeoutIntervalForResource = self.timeout
+        // The deadline is enforced by `post` (FoundationNetworking rounds sub-second timeouts badly);
+        // URLSession's own timeouts only back it up.
+        let backstop = (self.timeout + 1).rounded(.up)
+        configuration.timeoutIntervalForRequest = backstop
+        configuration.timeoutIntervalForResource = backstop
         configuration.httpShouldSetCookies = false
         configuration.httpCookieStorage = nil
         configuration.urlCache = nil
@@ -51,7 +54,7 @@ final class HTTPPoster: @unchecked Sendable {
 
     /// POSTs `body` and waits for the answer (at most the timeout, plus a little).
     func post(url: URL, body: Data, headers: [(name: String, value: String)]) -> HTTPOutcome {
-        var request = URLRequest(url: url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: self.timeout)
+        var request = URLRequest(url: url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: (self.timeout + 1).rounded(.up))
         request.httpMethod = "POST"
         request.httpBody = body
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
@@ -77,16 +80,19 @@ final class HTTPPoster: @unchecked Sendable {
         self.current = task
         self.lock.unlock()
         task.resume()
-        if done.wait(timeout: .now() + self.timeout + 5) == .timedOut {
+        let outcome: HTTPOutcome
+        if done.wait(timeout: .now() + self.timeout) == .timedOut {
             task.cancel()
             _ = done.wait(timeout: .now() + 5)
-            box.outcome = .failure("timed out")
+            outcome = .failure("timed out")
+        } else {
+            outcome = box.outcome
         }
         self.lock.lock()
         self.current = nil
         let wasCancelled = self.cancelled
         self.lock.unlock()
-        return wasCancelled ? .cancelled : box.outcome
+        return wasCancelled ? .cancelled : outcome
     }
 
     /// Aborts the request in progress and makes every later `post` return `.cancelled`.

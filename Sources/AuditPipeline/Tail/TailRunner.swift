@@ -22,8 +22,9 @@ public struct TailConfiguration: Sendable {
     public var settings = ReplaySettings()
     /// Recent alert keys remembered to suppress repeats (several stages of one request).
     public var rememberedAlerts = 1 << 16
-    /// Of those, how many are saved in the checkpoint.
-    public var checkpointedAlerts = 1 << 14
+    /// Of those, how many are saved in the checkpoint (at least as many as were loaded at start, so a
+    /// second crash still knows the alerts of the first run).
+    public var checkpointedAlerts = 4096
     /// Install handlers: SIGINT/SIGTERM stop (a second one exits at once), SIGHUP reloads the rules.
     public var handleSignals = false
 
@@ -49,6 +50,9 @@ public struct TailReport: Sendable {
     public var reloads = 0
     /// Stopped by `stop()` or a signal (false: standard input ended).
     public var stopped = false
+
+    /// An empty report.
+    public init() {}
 }
 
 /// A failure that ends a tail run.
@@ -158,14 +162,19 @@ public final class TailRunner: @unchecked Sendable {
         var window = AlertKeyWindow(capacity: self.configuration.rememberedAlerts)
         var resume: [TailPosition]?
         var journal: AlertJournal?
+        var loadedKeys = 0
         let checkpointPath = fromStdin ? nil : self.configuration.checkpointPath
         if let checkpointPath {
             do {
                 if let saved = try TailCheckpoint.load(path: checkpointPath) {
                     resume = saved.positions
-                    for key in saved.alertKeys { _ = window.insert(key) }
+                    for key in saved.alertKeys {
+                        if window.insert(key) { loadedKeys += 1 }
+                    }
                 }
-                for key in try AlertJournal.read(path: checkpointPath + ".journal") { _ = window.insert(key) }
+                for key in try AlertJournal.read(path: checkpointPath + ".journal") {
+                    if window.insert(key) { loadedKeys += 1 }
+                }
                 journal = try AlertJournal(path: checkpointPath + ".journal")
             } catch {
                 throw TailError(message: error.description)
@@ -185,7 +194,7 @@ public final class TailRunner: @unchecked Sendable {
 
         var report = TailReport()
         var worker = ReplayWorker(ruleSet: self.ruleSet, settings: self.configuration.settings)
-        let checkpointKeys = self.configuration.checkpointedAlerts
+        let checkpointKeys = max(self.configuration.checkpointedAlerts, loadedKeys)
 
         /// Saves the checkpoint, then empties the journal. Returns false (after reporting) on failure.
         func saveCheckpoint() -> Bool {

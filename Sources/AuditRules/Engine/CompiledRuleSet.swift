@@ -35,9 +35,26 @@ public struct CompiledRule: Sendable {
     let verbMask: UInt64
     let stageMask: UInt64
     let resourceMask: UInt64
+    /// For a stateful rule (`aggregate:`): its settings and bound fields. Such a rule's matches become
+    /// ``Observation``s for ``StatefulDetectors`` instead of alerts.
+    public let aggregate: CompiledAggregate?
 }
 
-/// An enabled rule as the evaluator sees it: its program and its index masks.
+/// The compiled `aggregate:` of a stateful rule.
+public struct CompiledAggregate: Sendable {
+    public let spec: AggregateSpec
+    /// The field slots of `spec.key`, in order.
+    public let keySlots: [Int]
+    /// The field slots of each of `spec.distinct`'s conditions.
+    public let distinctSlots: [[Int]]
+    /// sequence: the program of the `then` step and its index masks (empty range otherwise).
+    let thenStart: Int
+    let thenEnd: Int
+    let thenMasks: (verb: UInt64, stage: UInt64, resource: UInt64)
+}
+
+/// An enabled rule as the evaluator sees it: its program and its index masks. `step` is 0 for a rule's
+/// condition, 1 for the `then` step of a sequence rule.
 struct RuleProgram {
     var rule: Int32
     var start: Int32
@@ -45,6 +62,7 @@ struct RuleProgram {
     var verbMask: UInt64
     var stageMask: UInt64
     var resourceMask: UInt64
+    var step: Int32 = 0
 }
 
 enum Instruction {
@@ -86,6 +104,8 @@ public final class CompiledRuleSet: @unchecked Sendable {
     /// What the evaluator needs of each enabled rule, in load order (plain values: no reference counting
     /// per rule and event).
     let programs: ContiguousArray<RuleProgram>
+    /// Per rule: what a worker needs to make the observations of a stateful rule (nil for other rules).
+    let observationPlans: [ObservationPlan?]
 
     init(rules: [CompiledRule], fields: [BoundField], instructions: ContiguousArray<Instruction>, predicates: ContiguousArray<Predicate>,
          sets: [ByteSet], constants: [UnsafeMutableRawBufferPointer]) {
@@ -96,11 +116,18 @@ public final class CompiledRuleSet: @unchecked Sendable {
         self.sets = sets
         self.constants = constants
         self.enabledRules = rules.indices.filter { rules[$0].enabled }.map { Int32($0) }
-        self.programs = ContiguousArray(enabledRules.map { i in
+        var programs = ContiguousArray<RuleProgram>()
+        for i in enabledRules {
             let r = rules[Int(i)]
-            return RuleProgram(rule: i, start: Int32(r.programStart), end: Int32(r.programEnd), verbMask: r.verbMask,
-                               stageMask: r.stageMask, resourceMask: r.resourceMask)
-        })
+            programs.append(RuleProgram(rule: i, start: Int32(r.programStart), end: Int32(r.programEnd), verbMask: r.verbMask,
+                                        stageMask: r.stageMask, resourceMask: r.resourceMask))
+            if let a = r.aggregate, a.thenEnd > a.thenStart {
+                programs.append(RuleProgram(rule: i, start: Int32(a.thenStart), end: Int32(a.thenEnd), verbMask: a.thenMasks.verb,
+                                            stageMask: a.thenMasks.stage, resourceMask: a.thenMasks.resource, step: 1))
+            }
+        }
+        self.programs = programs
+        self.observationPlans = rules.map { r in r.aggregate.map { ObservationPlan($0, outputFields: r.outputFields) } }
     }
 
     deinit {

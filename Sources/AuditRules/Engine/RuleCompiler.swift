@@ -54,6 +54,12 @@ private struct Compiler {
     /// recurse, far from the end of a thread's stack).
     static let maxDepth = 1000
     var depthReported = false
+    /// Most condition nodes one rule may lower (macros expanded) and most items one list reference may
+    /// expand to: macros or lists that each use the previous one twice would otherwise grow
+    /// exponentially and hang loading.
+    static let maxNodes = 100_000
+    static let maxListItems = 100_000
+    var nodes = 0
 
     init(collection: RuleCollection, registry: FieldRegistry) {
         self.collection = collection
@@ -69,6 +75,7 @@ private struct Compiler {
         for rule in collection.rules {
             levels = .metadata
             depthReported = false
+            nodes = 0
             let start = instructions.count
             var ok = true
             var expr: Expr = .constant(false)
@@ -90,15 +97,85 @@ private struct Compiler {
             if !exceptionExprs.isEmpty { expr = .and([expr] + exceptionExprs) }
             let (segments, outputFields) = compileOutput(rule)
             if ok { emit(expr) } else { instructions.append(.constant(false)) }
+            let end = instructions.count
             let masks = ok ? (mask(expr, field: "verb"), mask(expr, field: "stage"), mask(expr, field: "resource")) : (0, 0, 0)
+            var aggregate: CompiledAggregate? = nil
+            if let spec = rule.aggregate {
+                aggregate = compileAggregate(spec, rule: rule)
+                if aggregate == nil { ok = false }
+            }
             compiled.append(CompiledRule(name: rule.name, priority: rule.priority, tags: rule.tags, description: rule.description,
                                          enabled: rule.enabled && ok, source: rule.source, location: rule.location,
                                          output: segments, outputFields: outputFields, outputText: rule.output, levelNeeded: levels,
-                                         programStart: start, programEnd: instructions.count,
-                                         verbMask: masks.0, stageMask: masks.1, resourceMask: masks.2))
+                                         programStart: start, programEnd: end,
+                                         verbMask: masks.0, stageMask: masks.1, resourceMask: masks.2, aggregate: aggregate))
         }
         return CompiledRuleSet(rules: compiled, fields: fields, instructions: instructions, predicates: predicates, sets: sets,
                                constants: constants)
+    }
+
+    // MARK: Stateful rules
+
+    /// Binds the key and distinct fields of a rule's `aggregate:` and compiles a sequence's `then` step
+    /// (a rule's name: that rule's condition and exceptions; otherwise a condition). Nil on errors
+    /// (reported).
+    mutating func compileAggregate(_ spec: AggregateSpec, rule: RuleDefinition) -> CompiledAggregate? {
+        var ok = true
+        func bind(_ f: AggregateField) -> Int {
+            var name = f.field
+            var argument: String? = nil
+            if let open = name.firstIndex(of: "["), name.hasSuffix("]") {
+                argument = String(name[name.index(after: open)..<name.index(before: name.endIndex)])
+                name = String(name[..<open])
+            }
+            guard let definition = registry.lookup(name) else {
+                diagnostics.append(RuleDiagnostic(f.location, .error, "aggregate of rule '\(rule.name)': unknown field '\(f.field)'", snippet: f.field))
+                ok = false
+                return -1
+            }
+            do {
+                return try slot(definition, argumentText: argument)
+            } catch {
+                diagnostics.append(RuleDiagnostic(f.location, .error, "aggregate of rule '\(rule.name)': field '\(name)': \(error.message)",
+                                                  snippet: f.field))
+                ok = false
+                return -1
+            }
+        }
+        let keySlots = spec.key.map(bind)
+        let distinctSlots = spec.distinct.map { $0.fields.map(bind) }
+        var thenStart = instructions.count
+        var thenEnd = thenStart
+        var thenMasks: (verb: UInt64, stage: UInt64, resource: UInt64) = (0, 0, 0)
+        if spec.kind == .sequence, let then = spec.then {
+            let trimmed = String(then.text.drop { $0 == " " || $0 == "\n" }.reversed().drop { $0 == " " || $0 == "\n" }.reversed())
+            var expr: Expr? = nil
+            if let target = collection.rules.first(where: { $0.name == trimmed }) {
+                var stack: [String] = []
+                if let ast = parse(target.condition, what: "rule '\(target.name)'"), let e = lower(ast, text: target.condition, stack: &stack) {
+                    var parts = [e]
+                    for exception in target.exceptions {
+                        if let x = lowerException(exception, rule: target) { parts.append(.not(x)) } else { ok = false }
+                    }
+                    expr = parts.count == 1 ? e : .and(parts)
+                }
+            } else {
+                let text = ConditionText(then)
+                var stack: [String] = []
+                if let ast = parse(text, what: "'then' of rule '\(rule.name)'") { expr = lower(ast, text: text, stack: &stack) }
+            }
+            if let expr, ok {
+                thenStart = instructions.count
+                emit(expr)
+                thenEnd = instructions.count
+                thenMasks = (mask(expr, field: "verb"), mask(expr, field: "stage"), mask(expr, field: "resource"))
+            } else {
+                ok = false
+            }
+        }
+        guard ok else { return nil }
+        return CompiledAggregate(spec: spec, keySlots: keySlots, distinctSlots: distinctSlots, thenStart: thenStart, thenEnd: thenEnd,
+                                 thenMasks: thenMasks)
     }
 
     // MARK: Parsing with positions
@@ -158,6 +235,15 @@ private struct Compiler {
                 var span = ConditionSpan(offset: 0, length: 0)
                 if case .reference(_, let s) = node { span = s }
                 report(text, span, "conditions nest too deeply after macro expansion (more than \(Compiler.maxDepth) levels)")
+            }
+            return nil
+        }
+        nodes += 1
+        if nodes > Compiler.maxNodes {
+            if !depthReported {  // one report per rule, for either limit
+                depthReported = true
+                report(text, ConditionSpan(offset: 0, length: 0),
+                       "condition is too large after macro expansion (more than \(Compiler.maxNodes) operations)")
             }
             return nil
         }
@@ -254,6 +340,10 @@ private struct Compiler {
             case .field:
                 return nil
             }
+            if values.count >= Compiler.maxListItems {
+                report(text, span, "the list expands to more than \(Compiler.maxListItems) items (lists nested too often?)")
+                return nil
+            }
             if op == .pmatch {
                 // Prefixes compare by path components: a trailing '/' adds nothing (except for the root).
                 var prefixes: [String] = []
@@ -330,6 +420,7 @@ private struct Compiler {
         guard let list = collection.lists[name], !stack.contains(name) else { return }
         stack.append(name)
         for item in list.items {
+            if out.count >= Compiler.maxListItems { break }
             if collection.lists[item] != nil {
                 expandList(item, stack: &stack, into: &out)
             } else {

@@ -86,6 +86,12 @@ public final class RuleEvaluator {
     /// of each rule that matches, in rule order. Field values stay available (``values(ofSlot:)``,
     /// ``render(rule:)``) until the next call.
     public func evaluate(_ e: AuditEvent, _ match: (Int) -> Void) {
+        evaluate(e, steps: { rule, step in if step == 0 { match(rule) } })
+    }
+
+    /// Like ``evaluate(_:_:)``, and also reports the `then` step of sequence rules: `match(rule, step)`
+    /// gets step 0 when the rule's condition matches, 1 when its `then` condition matches.
+    public func evaluate(_ e: AuditEvent, steps match: (_ rule: Int, _ step: Int) -> Void) {
         begin(e)
         let verb = verbBit(e.verb)
         let stage = stageBit(e)
@@ -95,7 +101,7 @@ public final class RuleEvaluator {
             let p = programs[k]
             if p.verbMask & verb == 0 || p.stageMask & stage == 0 || p.resourceMask & resource == 0 { continue }
             programsRun &+= 1
-            if run(Int(p.start), Int(p.end)) { match(Int(p.rule)) }
+            if run(Int(p.start), Int(p.end)) { match(Int(p.rule), Int(p.step)) }
         }
     }
 

@@ -275,7 +275,7 @@ private struct Collector {
         }
         let appendFlag = bool(map, "append") ?? false
         let ov = overrides(map, appendable: ["condition", "output", "desc", "tags", "exceptions"],
-                           replaceable: ["condition", "output", "desc", "priority", "tags", "exceptions", "enabled"])
+                           replaceable: ["condition", "output", "desc", "priority", "tags", "exceptions", "enabled", "aggregate"])
         if appendFlag, ov != nil {
             error(map["override"]!.key.position, "rule '\(name)': 'append: true' and 'override' cannot be used together", name)
             return
@@ -296,19 +296,20 @@ private struct Collector {
         let condition = scalar(map, "condition")
         let output = scalar(map, "output")
         let desc = scalar(map, "desc")
+        let aggregate = map["aggregate"].flatMap { parseAggregate($0.value, rule: name) }
 
         if let index = ruleIndex[name] {
             if appendFlag {
                 if let condition { result.rules[index].condition.append(located(condition)) }
                 if let exceptions { mergeExceptions(exceptions, into: index) }
-                if output != nil || priorityScalar != nil || desc != nil || tags != nil {
+                if output != nil || priorityScalar != nil || desc != nil || tags != nil || map["aggregate"] != nil {
                     warning(position, "append: true only appends condition and exceptions; other keys of rule '\(name)' ignored (use override:)")
                 }
                 if let enabled { result.rules[index].enabled = enabled }
                 return
             }
             if let ov {
-                let overridable = ["condition", "output", "desc", "priority", "tags", "exceptions", "enabled"]
+                let overridable = ["condition", "output", "desc", "priority", "tags", "exceptions", "enabled", "aggregate"]
                 guard checkOverride(map, ov, overridable: overridable, what: "rule '\(name)'") else { return }
                 func appends(_ key: String) -> Bool { ov[key]?.append == true }
                 if let condition {
@@ -334,9 +335,11 @@ private struct Collector {
                     }
                 }
                 if let enabled { result.rules[index].enabled = enabled }
+                if let aggregate { result.rules[index].aggregate = aggregate }
                 return
             }
-            if let enabled, condition == nil, output == nil, desc == nil, priorityScalar == nil, tags == nil, exceptions == nil {
+            if let enabled, condition == nil, output == nil, desc == nil, priorityScalar == nil, tags == nil, exceptions == nil,
+               map["aggregate"] == nil {
                 result.rules[index].enabled = enabled
                 return
             }
@@ -366,7 +369,7 @@ private struct Collector {
         let rule = RuleDefinition(name: name, condition: ConditionText(located(condition)), outputSource: ConditionText(outputText),
                                   priority: priority ?? .warning, description: desc?.value ?? "", tags: tags ?? [], enabled: enabled ?? true,
                                   source: "k8s_audit", exceptions: requireFields(exceptions ?? []), location: loc(nameScalar.position),
-                                  order: order)
+                                  order: order, aggregate: aggregate)
         order += 1
         if let index = ruleIndex[name] {
             result.rules[index] = rule
@@ -403,6 +406,13 @@ private struct Collector {
 
     mutating func error(at location: SourceLocation, _ message: String) {
         result.diagnostics.append(RuleDiagnostic(location, .error, message))
+    }
+
+    /// Reads a rule's `aggregate:` mapping (problems are reported; nil when it has any).
+    mutating func parseAggregate(_ node: YAMLNode, rule: String) -> AggregateSpec? {
+        let (spec, problems) = AggregateSpecParser.parse(node, rule: rule, loc: { self.loc($0) }, located: { self.located($0) })
+        result.diagnostics += problems
+        return spec
     }
 
     func isAuditSource(_ s: String) -> Bool { s == "k8s_audit" || s == "k8saudit" || s == "k8s-audit" }

@@ -170,6 +170,8 @@ public struct RuleDefinition: Sendable {
     public var location: SourceLocation
     /// Position in load order.
     public var order: Int
+    /// The `aggregate:` settings of a stateful rule (nil: an ordinary rule, one alert per matching event).
+    public var aggregate: AggregateSpec? = nil
 }
 
 public struct MacroDefinition: Sendable {

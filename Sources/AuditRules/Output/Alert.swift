@@ -104,7 +104,8 @@ public enum TimeFormat {
 
 /// Makes text from the log safe for a terminal: control characters (C0, DEL, C1) — which include the
 /// ESC of ANSI sequences — become visible escapes (`\x1b`, `\n`, `\u{85}`), and so do the invisible
-/// characters that reorder or hide text (bidi controls, line/paragraph separators); invalid UTF-8 has
+/// characters that reorder or hide text (bidi controls, line/paragraph separators, zero-width
+/// space, word joiner and invisible operators, BOM, interlinear annotation, tag characters); invalid UTF-8 has
 /// already become U+FFFD.
 public enum TextEscaper {
     public static func escape(_ s: String) -> String {
@@ -117,7 +118,8 @@ public enum TextEscaper {
             case 0x09: out += "\\t"
             case 0x00..<0x20, 0x7F:
                 out += "\\x" + hex2(UInt8(u.value))
-            case 0x80..<0xA0, 0x061C, 0x200E, 0x200F, 0x2028, 0x2029, 0x202A...0x202E, 0x2066...0x2069:
+            case 0x80..<0xA0, 0x061C, 0x200E, 0x200F, 0x2028, 0x2029, 0x202A...0x202E, 0x2066...0x2069,
+                 0x200B, 0x2060...0x2064, 0xFEFF, 0xFFF9...0xFFFB, 0xE0000...0xE007F:  // zero-width, BOM, tags
                 out += "\\u{" + String(u.value, radix: 16) + "}"
             default:
                 out.unicodeScalars.append(u)

@@ -1,0 +1,328 @@
+import AuditJSON
+
+/// One match of a stateful rule, made by a worker for ``StatefulDetectors``: when, for which key, with
+/// which distinct values, and the values of the rule's output fields (the event itself is gone by the
+/// time the detectors decide; the alert text is made only if they alert).
+public struct Observation: Sendable {
+    /// Index of the rule in ``CompiledRuleSet/rules``.
+    public var rule: Int
+    /// 0: the rule's condition matched; 1: the `then` condition of a sequence rule matched.
+    public var step: Int
+    /// Event time, nanoseconds since the Unix epoch.
+    public var time: Int64
+    /// How many matching events this observation stands for: a worker merges the repeats of one key
+    /// (and distinct values) of a first_seen or distinct rule within a batch into the first of them.
+    public var occurrences: Int = 1
+    /// The latest event time among those occurrences.
+    public var lastTime: Int64
+    /// The key: the key fields' values joined with U+001F (`<NA>` for a field without a value; a list
+    /// field's values joined with commas; a `/N` field reduced to its network).
+    public var key: String
+    /// One value per distinct condition (the fields of a condition joined with `/`).
+    public var distinct: [String]
+    public var auditID: String
+    /// Where the event came from: the input's display name, line, and item number inside an
+    /// EventList or array (0 for a whole record).
+    public var source: String
+    public var line: Int
+    public var item: Int
+    /// The values of the rule's output fields (in ``CompiledRule/outputFields`` order), packed.
+    var output: PackedOutput
+
+    /// The key fields' values.
+    public var keyValues: [String] { key.split(separator: "\u{1F}", omittingEmptySubsequences: false).map(String.init) }
+
+    /// `path:line`, with `#item` inside lists (as in alerts).
+    public var input: String { item > 0 ? "\(source):\(line)#\(item)" : "\(source):\(line)" }
+}
+
+/// Output field values packed into one byte buffer: for each field, its value count then the end
+/// offset of each value in `bytes`.
+struct PackedOutput: Sendable {
+    var bytes: [UInt8] = []
+    var ends: [Int32] = []
+
+    /// The values of each field (nil: not available).
+    func unpack() -> [[String]?] {
+        var out: [[String]?] = []
+        var i = 0
+        var start = 0
+        while i < ends.count {
+            let n = Int(ends[i])
+            i += 1
+            if n == 0 {
+                out.append(nil)
+                continue
+            }
+            var values: [String] = []
+            for _ in 0..<n where i < ends.count {
+                let end = Int(ends[i])
+                values.append(String(decoding: bytes[start..<end], as: UTF8.self))
+                start = end
+                i += 1
+            }
+            out.append(values)
+        }
+        return out
+    }
+
+    init() {}
+
+    init(_ fields: [[String]?]) {
+        for f in fields {
+            guard let f, !f.isEmpty else {
+                ends.append(0)
+                continue
+            }
+            ends.append(Int32(f.count))
+            for v in f {
+                bytes.append(contentsOf: v.utf8)
+                ends.append(Int32(bytes.count))
+            }
+        }
+    }
+}
+
+/// Per-batch state of a worker's observations: where the first observation of each (rule, key,
+/// distinct values) of first_seen and distinct rules is, so repeats are merged into it. Looked up by a
+/// hash of the raw field values (Swift's per-process seeded hasher), so a repeat costs no allocation.
+public struct ObservationMerger {
+    var index: [Int: Int] = [:]
+
+    public init() {}
+
+    /// Forgets the batch (call with a new, empty observation list).
+    public mutating func reset() { index.removeAll(keepingCapacity: true) }
+}
+
+/// What a worker needs to make a stateful rule's observations, flattened for the hot path.
+final class ObservationPlan: @unchecked Sendable {
+    let kind: AggregateKind
+    let keySlots: [Int]
+    let keyPrefixes: [Int?]
+    let distinctSlots: [[Int]]
+    let distinctPrefixes: [[Int?]]
+    let outputFields: [Int]
+    let merges: Bool
+
+    init(_ a: CompiledAggregate, outputFields: [Int]) {
+        kind = a.spec.kind
+        keySlots = a.keySlots
+        keyPrefixes = a.spec.key.map(\.networkPrefix)
+        distinctSlots = a.distinctSlots
+        distinctPrefixes = a.spec.distinct.map { $0.fields.map(\.networkPrefix) }
+        self.outputFields = outputFields
+        merges = kind == .firstSeen || kind == .distinct
+    }
+}
+
+extension RuleEvaluator {
+    /// Adds the observation of stateful rule `index` (step 0 or 1) for the event last evaluated to
+    /// `list`, or merges it into an earlier one of the same batch (see ``Observation/occurrences``).
+    public func observe(rule index: Int, step: Int, time: Int64, auditID: JSONValue?, source: String, line: Int, item: Int,
+                        into list: inout [Observation], merging merger: inout ObservationMerger) {
+        guard let plan = ruleSet.observationPlans[index] else { return }
+        if plan.merges {
+            var hasher = Hasher()
+            hasher.combine(index)
+            for slot in plan.keySlots { combine(slot, into: &hasher) }
+            for slots in plan.distinctSlots {
+                for slot in slots { combine(slot, into: &hasher) }
+            }
+            let h = hasher.finalize()
+            if let at = merger.index[h], at < list.count {
+                list[at].occurrences += 1
+                if time > list[at].lastTime { list[at].lastTime = time }
+                return
+            }
+            merger.index[h] = list.count
+        }
+        list.append(makeObservation(plan, rule: index, step: step, time: time, auditID: auditID?.decodedString() ?? "",
+                                    source: source, line: line, item: item))
+    }
+
+    /// The observation of stateful rule `index` (step 0 or 1) for the event last evaluated.
+    public func observation(rule index: Int, step: Int, time: Int64, auditID: String, source: String, line: Int, item: Int) -> Observation {
+        guard let plan = ruleSet.observationPlans[index] else {
+            return Observation(rule: index, step: step, time: time, lastTime: time, key: "", distinct: [], auditID: auditID,
+                               source: source, line: line, item: item, output: PackedOutput())
+        }
+        return makeObservation(plan, rule: index, step: step, time: time, auditID: auditID, source: source, line: line, item: item)
+    }
+
+    private func combine(_ slot: Int, into hasher: inout Hasher) {
+        let values = self.values(ofSlot: slot)
+        hasher.combine(values.count)
+        for v in values {
+            hasher.combine(v.count)
+            hasher.combine(bytes: v)
+        }
+    }
+
+    private func makeObservation(_ plan: ObservationPlan, rule: Int, step: Int, time: Int64, auditID: String, source: String,
+                                 line: Int, item: Int) -> Observation {
+        var key = ""
+        for (k, slot) in plan.keySlots.enumerated() {
+            if k > 0 { key += "\u{1F}" }
+            appendText(ofSlot: slot, prefix: plan.keyPrefixes[k], to: &key)
+        }
+        var distinct: [String] = []
+        for (c, slots) in plan.distinctSlots.enumerated() {
+            var text = ""
+            for (k, slot) in slots.enumerated() {
+                if k > 0 { text += "/" }
+                appendText(ofSlot: slot, prefix: plan.distinctPrefixes[c][k], to: &text)
+            }
+            distinct.append(text)
+        }
+        var packed = PackedOutput()
+        for slot in plan.outputFields {
+            let values = self.values(ofSlot: slot)
+            packed.ends.append(Int32(values.count))
+            for v in values {
+                packed.bytes.append(contentsOf: v)
+                packed.ends.append(Int32(packed.bytes.count))
+            }
+        }
+        return Observation(rule: rule, step: step, time: time, lastTime: time, key: key, distinct: distinct, auditID: auditID,
+                           source: source, line: line, item: item, output: packed)
+    }
+
+    /// A field's values as one key component.
+    private func appendText(ofSlot slot: Int, prefix: Int?, to out: inout String) {
+        let values = self.values(ofSlot: slot)
+        if values.isEmpty {
+            out += "<NA>"
+            return
+        }
+        for (i, v) in values.enumerated() {
+            if i > 0 { out += "," }
+            if let prefix, let network = NetworkPrefix.network(of: v, ipv4Bits: prefix) {
+                out += network
+            } else if v.contains(0x1F) {
+                // The unit separator joins key components.
+                out += String(decoding: v, as: UTF8.self).replacingUnitSeparators()
+            } else {
+                out += String(decoding: v, as: UTF8.self)
+            }
+        }
+    }
+}
+
+private extension String {
+    func replacingUnitSeparators() -> String { String(map { $0 == "\u{1F}" ? "\u{FFFD}" : $0 }) }
+}
+
+/// Reduces IP addresses to networks: IPv4 to /N, IPv6 to /64 (an IPv4-mapped IPv6 address counts as
+/// IPv4).
+public enum NetworkPrefix {
+    /// `203.0.113.77` with 24 bits -> `203.0.113.0/24`; `2001:db8:1:2:3::4` -> `2001:db8:1:2::/64`; text
+    /// that is not an address is returned unchanged.
+    public static func network(of text: String, ipv4Bits: Int) -> String {
+        var bytes = Array(text.utf8)
+        return bytes.withUnsafeMutableBytes { network(of: UnsafeRawBufferPointer($0), ipv4Bits: ipv4Bits) } ?? text
+    }
+
+    /// The network of an address given as bytes; nil when it is not an address.
+    static func network(of b: UnsafeRawBufferPointer, ipv4Bits: Int) -> String? {
+        if let v4 = parseIPv4(b) { return ipv4Network(v4, bits: ipv4Bits) }
+        if let v6 = parseIPv6(b) {
+            if v6[0] == 0, v6[1] == 0, v6[2] == 0, v6[3] == 0, v6[4] == 0, v6[5] == 0xFFFF {
+                return ipv4Network(UInt32(v6[6]) << 16 | UInt32(v6[7]), bits: ipv4Bits)
+            }
+            return "\(String(v6[0], radix: 16)):\(String(v6[1], radix: 16)):\(String(v6[2], radix: 16)):\(String(v6[3], radix: 16))::/64"
+        }
+        return nil
+    }
+
+    static func ipv4Network(_ v4: UInt32, bits: Int) -> String {
+        let bits = max(0, min(32, bits))
+        let mask: UInt32 = bits == 0 ? 0 : ~UInt32(0) << UInt32(32 - bits)
+        let n = v4 & mask
+        return "\(n >> 24).\((n >> 16) & 255).\((n >> 8) & 255).\(n & 255)/\(bits)"
+    }
+
+    /// Dotted-quad IPv4 (no leading zeros beyond three digits, each part at most 255).
+    static func parseIPv4(_ b: UnsafeRawBufferPointer) -> UInt32? {
+        var value: UInt32 = 0
+        var part: UInt32 = 0
+        var digits = 0
+        var parts = 0
+        for c in b {
+            if c >= 0x30 && c <= 0x39 {
+                part = part * 10 + UInt32(c - 0x30)
+                digits += 1
+                if digits > 3 || part > 255 { return nil }
+            } else if c == UInt8(ascii: ".") {
+                guard digits > 0, parts < 3 else { return nil }
+                value = value << 8 | part
+                parts += 1
+                part = 0
+                digits = 0
+            } else {
+                return nil
+            }
+        }
+        guard digits > 0, parts == 3 else { return nil }
+        return value << 8 | part
+    }
+
+    /// The eight 16-bit groups of an IPv6 address (`::` and a trailing dotted IPv4 part accepted; a
+    /// zone `%eth0` ignored).
+    static func parseIPv6(_ b: UnsafeRawBufferPointer) -> [UInt16]? {
+        var end = b.count
+        if let percent = b.firstIndex(of: UInt8(ascii: "%")) { end = percent }
+        guard end >= 2, b[0..<end].contains(UInt8(ascii: ":")) else { return nil }
+        var head: [UInt16] = []
+        var tail: [UInt16] = []
+        var sawGap = false
+        var i = 0
+        if end >= 2 && b[0] == UInt8(ascii: ":") {
+            guard b[1] == UInt8(ascii: ":") else { return nil }
+            sawGap = true
+            i = 2
+        }
+        while i < end {
+            // One group (or a trailing IPv4 part).
+            var j = i
+            while j < end && b[j] != UInt8(ascii: ":") { j += 1 }
+            let group = UnsafeRawBufferPointer(rebasing: b[i..<j])
+            if group.contains(UInt8(ascii: ".")) {
+                guard j == end, let v4 = parseIPv4(group) else { return nil }
+                if sawGap { tail += [UInt16(v4 >> 16), UInt16(v4 & 0xFFFF)] } else { head += [UInt16(v4 >> 16), UInt16(v4 & 0xFFFF)] }
+                i = j
+                break
+            }
+            guard group.count >= 1, group.count <= 4 else { return nil }
+            var g: UInt16 = 0
+            for c in group {
+                let d: UInt16
+                switch c {
+                case 0x30...0x39: d = UInt16(c - 0x30)
+                case 0x61...0x66: d = UInt16(c - 0x61 + 10)
+                case 0x41...0x46: d = UInt16(c - 0x41 + 10)
+                default: return nil
+                }
+                g = g << 4 | d
+            }
+            if sawGap { tail.append(g) } else { head.append(g) }
+            i = j
+            if i < end {
+                // At a ':'.
+                i += 1
+                if i < end && b[i] == UInt8(ascii: ":") {
+                    guard !sawGap else { return nil }
+                    sawGap = true
+                    i += 1
+                } else if i == end {
+                    return nil
+                }
+            }
+        }
+        if sawGap {
+            guard head.count + tail.count <= 7 else { return nil }
+            return head + Array(repeating: 0, count: 8 - head.count - tail.count) + tail
+        }
+        return head.count == 8 ? head : nil
+    }
+}

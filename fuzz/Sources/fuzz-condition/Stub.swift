@@ -1,1 +1,0 @@
-@_cdecl("LLVMFuzzerTestOneInput") public func f(_ s: UnsafeRawPointer, _ c: Int) -> CInt { 0 }
