@@ -65,6 +65,11 @@ func loadRuleFiles(_ paths: [String]) -> (files: [RuleFile], errors: [String]) {
     var files: [RuleFile] = []
     var errors: [String] = []
     for path in paths {
+        // `--rules builtin` loads the embedded default ruleset, so own files can be layered on top of it.
+        if path == "builtin" {
+            files += DefaultRules.files
+            continue
+        }
         if let text = readTextFile(path) {
             files.append(RuleFile(path: path, text: text))
         } else {

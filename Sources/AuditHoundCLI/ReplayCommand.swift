@@ -13,7 +13,8 @@ enum ReplayCommand {
     go to stderr.
 
     Options:
-      --rules PATH          Rule file to load (repeatable, loaded in order). Default: the built-in ruleset.
+      --rules PATH          Rule file to load (repeatable, loaded in order). Default: the built-in ruleset;
+                            "--rules builtin" loads it explicitly, e.g. before your own overrides.
       --format text|json   Alert format (default text). json: one Falco-compatible alert object per line.
       --min-priority P      Drop alerts below priority P (emergency ... debug; default debug).
       --workers N           Worker threads (default: the number of CPUs).

@@ -172,3 +172,24 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(stderr.contains("alerts: 500"), stderr)
     }
 }
+
+final class BuiltinRulesLayeringTests: XCTestCase {
+    func testBuiltinRulesCanBeLayeredWithOverrides() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("audithound-layer-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let base = try runCLI(["rules", "list", "--format", "json"])
+        let someRule = try XCTUnwrap(base.stdout.split(separator: "\n").first.flatMap {
+            (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any]
+        }?["rule"] as? String)
+        let override = dir.appendingPathComponent("o.yaml")
+        try "- rule: \(someRule)\n  enabled: false\n".write(to: override, atomically: true, encoding: .utf8)
+        let layered = try runCLI(["rules", "list", "--format", "json", "--rules", "builtin", "--rules", override.path])
+        XCTAssertEqual(layered.status, 0, layered.stderr)
+        let disabled = layered.stdout.split(separator: "\n").compactMap {
+            (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any]
+        }.first { $0["rule"] as? String == someRule }
+        XCTAssertEqual(disabled?["enabled"] as? Bool, false)
+        XCTAssertEqual(base.stdout.split(separator: "\n").count, layered.stdout.split(separator: "\n").count)
+    }
+}

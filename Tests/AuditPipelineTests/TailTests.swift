@@ -627,7 +627,7 @@ final class TailHarness: @unchecked Sendable {
         return condition()
     }
 
-    func waitForCount(_ count: Int, seconds: Double = 10) {
+    func waitForCount(_ count: Int, seconds: Double = 30) {
         _ = self.waitUntil(seconds: seconds) { self.ids.count >= count }
     }
 

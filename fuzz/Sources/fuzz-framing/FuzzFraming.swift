@@ -41,7 +41,19 @@ func makeFramer(_ kind: Kind, _ source: ByteSource, batch: Int, maxRecord: Int) 
     }
 }
 
-func frame(_ kind: Kind, _ stream: [UInt8], source: MemorySource, batch: Int, maxRecord: Int, reuse: Bool) -> Outcome {
+/// lineOf[i]: the 1-based line of stream offset i.
+func lineNumbers(_ stream: [UInt8]) -> [Int] {
+    var lines = [Int](repeating: 1, count: stream.count + 1)
+    var line = 1
+    for (i, byte) in stream.enumerated() {
+        lines[i] = line
+        if byte == 0x0A { line += 1 }
+    }
+    lines[stream.count] = line
+    return lines
+}
+
+func frame(_ kind: Kind, _ stream: [UInt8], lineOf: [Int], source: MemorySource, batch: Int, maxRecord: Int, reuse: Bool) -> Outcome {
     let framer = makeFramer(kind, source, batch: batch, maxRecord: maxRecord)
     var outcome = Outcome()
     var previous: RecordBatch? = nil
@@ -73,9 +85,8 @@ func frame(_ kind: Kind, _ stream: [UInt8], source: MemorySource, batch: Int, ma
             let bytes = b.recordBytes(r)
             let expected = stream[Int(r.byteOffset)..<Int(r.byteOffset) + r.count]
             check(bytes.elementsEqual(expected), "record bytes differ from the stream at offset \(r.byteOffset)")
-            var newlines = 1
-            for byte in stream[..<Int(r.byteOffset)] where byte == 0x0A { newlines += 1 }
-            check(r.line == newlines, "record at offset \(r.byteOffset) has line \(r.line), expected \(newlines)")
+            let expectedLine = lineOf[Int(r.byteOffset)]
+            check(r.line == expectedLine, "record at offset \(r.byteOffset) has line \(r.line), expected \(expectedLine)")
             lastEnd = r.byteOffset + Int64(r.count)
         }
         // Items in stream order (diagnostics of a batch may sit between its records).
@@ -133,14 +144,15 @@ func fuzzOne(_ input: UnsafeRawBufferPointer) {
     let stream = Array(reader.rest)
 
     let failAfter: Int? = inject ? min(stream.count, failByte) : nil
-    let small = frame(kind, stream, source: MemorySource(stream, chunks: chunks, failAfter: failAfter, idle: idle),
+    let lineOf = lineNumbers(stream)
+    let small = frame(kind, stream, lineOf: lineOf, source: MemorySource(stream, chunks: chunks, failAfter: failAfter, idle: idle),
                       batch: batch, maxRecord: maxRecord, reuse: reuse)
     if inject {
         check(small.failed, "an injected read failure was not raised")
         return
     }
     check(!small.failed, "framing failed without a read failure")
-    let large = frame(kind, stream, source: MemorySource(stream, chunks: [1 << 20]), batch: 1 << 16, maxRecord: maxRecord, reuse: false)
+    let large = frame(kind, stream, lineOf: lineOf, source: MemorySource(stream, chunks: [1 << 20]), batch: 4096, maxRecord: maxRecord, reuse: false)
     check(small.items == large.items,
           "framing depends on batch/read sizes: \(small.items.count) items vs \(large.items.count) in one read")
     if kind == .lines {
