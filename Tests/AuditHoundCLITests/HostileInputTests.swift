@@ -193,8 +193,10 @@ final class HostileInputTests: XCTestCase {
     /// a size with a unit overflowed while parsing.
     func testHugeSizeOptions() throws {
         let p = try write("one.log", hostileEvent("s") + "\n")
-        for format in ["lines", "firehose"] {
-            let r = try runMeasured(["replay", "--input-format", format, "--max-record-size", "9223372036854775807", p])
+        // A pretty-printed event makes `auto` pick the JSON-value framer.
+        let pretty = try write("pretty.log", "{\n" + hostileEvent("s").dropFirst() + "\n")
+        for (format, input) in [("lines", p), ("auto", pretty)] {
+            let r = try runMeasured(["replay", "--input-format", format, "--max-record-size", "9223372036854775807", input])
             XCTAssertEqual(r.exitCode, 0, "\(format): \(r.stderr)")
             XCTAssertTrue(r.stderr.contains("events: 1 (evaluated 1)"), "\(format): \(r.stderr)")
         }

@@ -750,15 +750,14 @@ final class SequenceDetector: Detector {
         guard let first = steps.first else { return }
         table.remove(slot)
         let elapsed = StatefulDuration.format(o.time - first.time)
-        let thenText = (context.spec.then?.text ?? "then").split(whereSeparator: { $0 == "\n" || $0 == " " }).joined(separator: " ")
-        let shortThen = thenText.count > 60 ? String(thenText.prefix(57)) + "..." : thenText
+        let within = StatefulDuration.format(context.spec.within)
         let ids = Array((steps.map(\.auditID) + [o.auditID]).suffix(limit))
-        var a = context.alert(o, summary: "sequence: '\(shortThen)' \(elapsed) after the first step, for \(context.describe(o.key))",
+        var a = context.alert(o, summary: "sequence: second step \(elapsed) after the first (within \(within)) for \(context.describe(o.key))",
                               auditIDs: ids)
         a.evidence["first_step_audit_ids"] = steps.map(\.auditID)
         a.evidence["first_step_time"] = [TimeFormat.rfc3339(first.time)]
         a.evidence["elapsed"] = [elapsed]
-        a.evidence["within"] = [StatefulDuration.format(context.spec.within)]
+        a.evidence["within"] = [within]
         emit(a, &out)
     }
 
