@@ -7,7 +7,7 @@ enum ReplayCommand {
     static let help = """
     Usage: audithound replay [options] [PATH|-]...
 
-    Evaluates rules over Kubernetes audit logs and prints alerts to stdout, in input order.
+    Evaluates rules over Kubernetes audit logs and prints alerts to stdout, in input order (see --sort).
     PATHs may be files (plain or gzip, detected by content), directories (read recursively, in byte-wise
     path order) or - for stdin (the default when no PATH is given). Diagnostics and the end-of-run summary
     go to stderr.
@@ -27,6 +27,18 @@ enum ReplayCommand {
       --strict              Exit 1 when any record was malformed.
       --quiet               No summary on stderr.
       --no-dedupe           Keep repeated alerts of one rule for one auditID.
+      --since T, --until T  Only events with since <= time < until (event time: stageTimestamp). T is RFC 3339
+                            (2026-11-23T10:00:00Z) or a duration before now (90s, 30m, 2h, 7d, 1w).
+      --user U, --namespace N, --verb V, --resource R
+                            Only events with one of these values (repeatable or comma lists; exact match; a
+                            user ending in * matches by prefix). Several options must all match. Filtered
+                            events are counted in the summary, not evaluated.
+      --sort input|time     Alert order. input (default): file by file, line by line, streamed. time: by event
+                            time across all inputs (ties in input order). Memory: the alerts (not the events)
+                            are kept until the end of the input and only then sent to the outputs.
+      --report FILE.html    Also write a self-contained HTML report (volume, timeline, top identities, IPs
+                            and user agents, every alert with its event position, malformed input). Like
+                            --sort time, it keeps the alerts in memory until the end.
     \(StatefulStage.help)
       -h, --help            This help.
 
@@ -37,7 +49,8 @@ enum ReplayCommand {
     """
 
     static func run(_ args: [String]) throws(UsageError) -> Int32 {
-        let a = try Arguments(args, options: SinkOptions.valueOptions.union(StatefulStage.valueOptions).union(["rules", "format", "min-priority", "workers", "max-record-size", "compression", "batch-size", "input-format"]),
+        let a = try Arguments(args, options: SinkOptions.valueOptions.union(StatefulStage.valueOptions).union(["rules", "format", "min-priority", "workers", "max-record-size", "compression", "batch-size", "input-format"])
+                                  .union(["since", "until", "user", "namespace", "verb", "resource", "sort", "report"]),
                               booleans: ["help", "all-stages", "strict", "quiet", "no-dedupe"])
         if a.has("help") {
             OutputStream.standardOutput.write(help)
@@ -52,6 +65,11 @@ enum ReplayCommand {
             settings.minimumPriority = priority
         }
         settings.allStages = a.has("all-stages")
+        settings.filter = try replayFilter(a)
+        let sortByTime = try a.choice("sort", ["input", "time"], default: "input") == "time"
+        let reportPath = a.value("report")
+        if reportPath?.isEmpty == true { throw UsageError(message: "--report needs a file name") }
+        settings.collectAlertContext = reportPath != nil
         var options = PipelineOptions()
         options.workers = try a.int("workers", default: PipelineOptions.defaultWorkers, range: 1...1024)
         options.maxRecordSize = try a.size("max-record-size", default: 64 << 20)
@@ -95,23 +113,30 @@ enum ReplayCommand {
         let workerSettings = settings
         let pipeline = Pipeline<ReplayBatchResult>(inputs: inputs, options: options)
         let progress = ProgressLine(inputs: inputs, enabled: isTerminal(2) && !a.has("quiet"))
+        let recorder: ReplayRecorder? = sortByTime || reportPath != nil ? ReplayRecorder() : nil
         var progressBytes: Int64 = 0
         let report = pipeline.run(makeWorker: {
             let worker = ReplayWorker(ruleSet: ruleSet, settings: workerSettings)
             return { batch, source in worker.process(batch, source: source) }
         }, consume: { result, _, _ in
             summary.add(result, errors: err)
+            recorder?.add(result)
             progressBytes += Int64(result.bytes)
             progress.update(done: progressBytes, events: summary.events)
-            for alert in result.alerts + stateful.observe(result.observations) {
+            for (i, alert) in (result.alerts + stateful.observe(result.observations)).enumerated() {
                 if !noDedupe && !dedupe.admit(alert) { continue }
                 summary.count(alert)
-                sinks.send(alert)
+                recorder?.add(alert, context: i < result.alertContexts.count ? result.alertContexts[i] : nil)
+                if !sortByTime { sinks.send(alert) }
             }
         })
         for alert in stateful.finish() where noDedupe || dedupe.admit(alert) {
             summary.count(alert)
-            sinks.send(alert)
+            recorder?.add(alert, context: nil)
+            if !sortByTime { sinks.send(alert) }
+        }
+        if sortByTime, let recorder {
+            for r in recorder.alertsInTimeOrder() { sinks.send(r.alert) }
         }
         let sinkReports = sinks.finish(timeout: flushTimeout)
         for e in report.inputErrors { err.line("audithound replay: \(TextEscaper.escape(e.description))") }
@@ -124,6 +149,19 @@ enum ReplayCommand {
         }
         if !stateful.saveIfRequested(err: err) { return 1 }
         SinkOptions.printReports(sinkReports, to: err, quiet: a.has("quiet"), command: "replay")
+        if let reportPath, let recorder {
+            var data = ReplayReportData(recorder: recorder, timeOrder: sortByTime)
+            data.generatedAt = EventFilter.currentTime()
+            data.inputs = report.sources.map { $0.displayName }
+            data.filter = settings.filter.summary
+            data.bytes = report.bytesRead
+            data.stopped = report.stopped
+            data.inputErrors = report.inputErrors.map { TextEscaper.escape($0.description) }
+            if let problem = HTMLReport.write(HTMLReport.render(data), to: reportPath) {
+                err.line("audithound replay: \(TextEscaper.escape(problem))")
+                return 1
+            }
+        }
         if !report.inputErrors.isEmpty { return 1 }
         if a.has("strict") && summary.malformed > 0 { return 1 }
         return 0
@@ -142,11 +180,13 @@ struct RunSummary {
     var levelsSeen: UInt8 = 0
     var duplicatesSuppressed = 0
     var truncatedMessages = 0
+    var filtered = 0
     static let problemsShown = 10
 
     mutating func add(_ r: ReplayBatchResult, errors: OutputStream) {
         events += r.events
         evaluated += r.evaluated
+        filtered += r.filtered
         levelsSeen |= r.levelsSeen
         truncatedMessages += r.truncatedMessages
         for p in r.problems {
@@ -178,7 +218,7 @@ struct RunSummary {
         let rate = wall > 0 ? mb / wall : 0
         let eps = wall > 0 ? Double(events) / wall : 0
         err.line("--- audithound summary\(stopped ? " (stopped early by a signal)" : "") ---")
-        err.line("events: \(events) (evaluated \(evaluated)), malformed: \(malformed), alerts: \(alerts)\(duplicatesSuppressed > 0 ? " (\(duplicatesSuppressed) repeated stage alerts suppressed)" : "")")
+        err.line("events: \(events) (evaluated \(evaluated)\(filtered > 0 ? ", filtered out \(filtered)" : "")), malformed: \(malformed), alerts: \(alerts)\(duplicatesSuppressed > 0 ? " (\(duplicatesSuppressed) repeated stage alerts suppressed)" : "")")
         if truncatedMessages > 0 { err.line("messages truncated by CloudWatch: \(truncatedMessages) (counted as malformed)") }
         err.line("bytes: \(formatBytes(bytes)), wall: \(format(wall, 3)) s, \(format(rate, 1)) MB/s, \(Int(eps)) events/s")
         if !byPriority.isEmpty {
@@ -189,4 +229,21 @@ struct RunSummary {
             err.line("  \(n)\t\(rule)")
         }
     }
+}
+
+/// The event filter of `replay` (`--since`, `--until`, `--user`, `--namespace`, `--verb`, `--resource`).
+func replayFilter(_ a: Arguments) throws(UsageError) -> EventFilter {
+    let now = EventFilter.currentTime()
+    func time(_ name: String) throws(UsageError) -> Int64? {
+        guard let v = a.value(name) else { return nil }
+        guard let t = EventFilter.parseTime(v, now: now) else {
+            throw UsageError(message: "--\(name): '\(v)' is neither an RFC 3339 time (2026-11-23T10:00:00Z) nor a duration (30m, 2h, 7d)")
+        }
+        return t
+    }
+    let filter = EventFilter(since: try time("since"), until: try time("until"), users: EventFilter.list(a.all("user")),
+                             namespaces: EventFilter.list(a.all("namespace")), verbs: EventFilter.list(a.all("verb")),
+                             resources: EventFilter.list(a.all("resource")))
+    if let s = filter.since, let u = filter.until, s >= u { throw UsageError(message: "--since must be before --until") }
+    return filter
 }

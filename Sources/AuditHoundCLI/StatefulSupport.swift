@@ -90,7 +90,7 @@ final class StatefulStage {
         let perEvent = events > 0 ? seconds * 1e9 / Double(events) : 0
         err.line("stateful: \(r.rules.count) rules, \(r.observations) observations, \(r.alerts) alerts; stage \(format(seconds * 1000, 1)) ms (\(format(perEvent, 1)) ns/event)")
         if r.late > 0 {
-            err.line("stateful: \(r.late) observations arrived more than \(StatefulDuration.format(detectors.options.maxLateness)) behind the newest event time and were dropped (raise --max-lateness): "
+            err.line("stateful: \(r.late) observations were more than \(StatefulDuration.format(detectors.options.maxLateness)) behind the newest event time seen (or in the loaded state) and were dropped (raise --max-lateness): "
                      + r.rules.filter { $0.late > 0 }.map { "\($0.name) \($0.late)" }.joined(separator: ", "))
         }
         if r.forcedReleases > 0 { err.line("stateful: hold-back buffer full: \(r.forcedReleases) observations processed before their lateness expired") }

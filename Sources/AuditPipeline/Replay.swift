@@ -33,6 +33,12 @@ public struct ReplayBatchResult: Sendable {
     public var levelsSeen: UInt8 = 0
     public var firstTime: Int64 = .max
     public var lastTime: Int64 = .min
+    /// Events left out by ``ReplaySettings/filter`` (counted in `events`, not evaluated, not malformed).
+    public var filtered = 0
+    /// Events that passed the filter, per time bucket (for reports).
+    public var histogram = TimeHistogram()
+    /// With ``ReplaySettings/collectAlertContext``: who sent the request of each of `alerts` (same order).
+    public var alertContexts: [AlertContext] = []
 }
 
 /// Replay settings that workers need.
@@ -46,6 +52,10 @@ public struct ReplaySettings: Sendable {
     public var maxDepth = 1024
     /// Record format (must match `PipelineOptions.inputFormat`).
     public var inputFormat: InputFormat = .auto
+    /// Events that do not pass are counted as filtered and not evaluated (nor observed by stateful rules).
+    public var filter = EventFilter()
+    /// Decode the user, source IP and user agent of each alert's event (``ReplayBatchResult/alertContexts``).
+    public var collectAlertContext = false
 
     public init() {}
 }
@@ -73,14 +83,23 @@ public final class ReplayWorker {
         let rules = evaluator.ruleSet.rules
         let minimum = settings.minimumPriority
         let allStages = settings.allStages
+        let filter = settings.filter
+        let filtering = !filter.isEmpty
+        let collectContext = settings.collectAlertContext
         var merger = ObservationMerger()
         for record in batch.records {
             decoder.forEachAuditEvent(inRecord: batch.recordBytes(record), event: { event, item in
                 result.events &+= 1
                 result.levelsSeen |= levelBit(event.level)
-                let time = event.time ?? 0
+                let eventTime = event.time
+                let time = eventTime ?? 0
                 if time < result.firstTime { result.firstTime = time }
                 if time > result.lastTime { result.lastTime = time }
+                if filtering && !filter.matches(event, time: eventTime) {
+                    result.filtered &+= 1
+                    return
+                }
+                if let t = eventTime { result.histogram.add(t) }
                 if !allStages && event.stage == .requestReceived { return }
                 result.evaluated &+= 1
                 evaluator.evaluate(event, steps: { index, step in
@@ -93,6 +112,7 @@ public final class ReplayWorker {
                     let id = event.auditID?.decodedString() ?? ""
                     let input = item > 0 ? "\(source.displayName):\(record.line)#\(item)" : "\(source.displayName):\(record.line)"
                     result.alerts.append(evaluator.render(rule: index, time: time, auditID: id, input: input))
+                    if collectContext { result.alertContexts.append(AlertContext(event: event)) }
                 })
             }, problem: { problem, item in
                 if problem.isTruncatedMessage { result.truncatedMessages += 1 }

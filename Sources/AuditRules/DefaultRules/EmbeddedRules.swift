@@ -1653,9 +1653,9 @@ public enum DefaultRules {
 #
 # Each rule below has an `aggregate:` key (see rules/README.md, "Stateful rules"). Its condition selects
 # the events it looks at, as usual; the alert comes only when the aggregate says so: N events per key in a
-# window, N distinct values, a value never seen before, or a second step after the first. Falco ignores
-# `aggregate:` with a warning, so these rules stay valid Falco YAML (there they would fire on every
-# matching event: do not load this file into Falco).
+# window, N distinct values, a value never seen before, or a second step after the first. The file stays
+# valid Falco YAML, but Falco does not know `aggregate:` (recent versions report it in their rule schema
+# check) and would fire on every matching event: do not load this file into Falco.
 #
 # Windows are on event time (stageTimestamp). Tune a rule without copying it:
 #

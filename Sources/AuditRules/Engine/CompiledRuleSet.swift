@@ -42,6 +42,7 @@ public struct CompiledRule: Sendable {
 
 /// The compiled `aggregate:` of a stateful rule.
 public struct CompiledAggregate: Sendable {
+    /// The settings as loaded.
     public let spec: AggregateSpec
     /// The field slots of `spec.key`, in order.
     public let keySlots: [Int]

@@ -23,12 +23,14 @@ public struct AggregateField: Sendable, Equatable, CustomStringConvertible {
     /// Where it was written.
     public var location: SourceLocation
 
+    /// A key or distinct field.
     public init(field: String, networkPrefix: Int? = nil, location: SourceLocation) {
         self.field = field
         self.networkPrefix = networkPrefix
         self.location = location
     }
 
+    /// Same field and prefix (the location does not count).
     public static func == (a: AggregateField, b: AggregateField) -> Bool {
         a.field == b.field && a.networkPrefix == b.networkPrefix
     }
@@ -40,7 +42,9 @@ public struct AggregateField: Sendable, Equatable, CustomStringConvertible {
 /// One distinct-count condition: the number of distinct values of `fields` (taken together) must
 /// reach `count`.
 public struct DistinctCondition: Sendable, Equatable {
+    /// The fields whose values, joined with `/`, are counted.
     public var fields: [AggregateField]
+    /// Distinct values needed.
     public var count: Int
 
     /// `ka.target.name` or `ka.target.namespace+ka.target.name`.
@@ -49,6 +53,7 @@ public struct DistinctCondition: Sendable, Equatable {
 
 /// A rule's `aggregate:` mapping, checked by the loader.
 public struct AggregateSpec: Sendable {
+    /// What the rule detects.
     public var kind: AggregateKind
     /// The fields whose values form the key that events are grouped by (empty: one group).
     public var key: [AggregateField]
@@ -97,6 +102,7 @@ public struct AggregateSpec: Sendable {
 
 /// Event-time durations written as `30s`, `5m`, `1h30m`, `7d`, `500ms`.
 public enum StatefulDuration {
+    /// One second in nanoseconds.
     public static let nanosPerSecond: Int64 = 1_000_000_000
 
     /// Parses one or more `<number><unit>` parts (units ms, s, m, h, d, w); nil when malformed.

@@ -11,7 +11,8 @@ public struct Observation: Sendable {
     /// Event time, nanoseconds since the Unix epoch.
     public var time: Int64
     /// How many matching events this observation stands for: a worker merges the repeats of one key
-    /// (and distinct values) of a first_seen or distinct rule within a batch into the first of them.
+    /// (and distinct values) of a first_seen rule, or of a distinct rule with `max_count`, within a
+    /// batch into the first of them (they are accounted at its time).
     public var occurrences: Int = 1
     /// The latest event time among those occurrences.
     public var lastTime: Int64
@@ -20,11 +21,14 @@ public struct Observation: Sendable {
     public var key: String
     /// One value per distinct condition (the fields of a condition joined with `/`).
     public var distinct: [String]
+    /// The request's auditID ("" when the event has none).
     public var auditID: String
     /// Where the event came from: the input's display name, line, and item number inside an
     /// EventList or array (0 for a whole record).
     public var source: String
+    /// Line of the record in the input.
     public var line: Int
+    /// Item number inside an EventList or array (0 for a whole record).
     public var item: Int
     /// The values of the rule's output fields (in ``CompiledRule/outputFields`` order), packed.
     var output: PackedOutput
@@ -84,11 +88,13 @@ struct PackedOutput: Sendable {
 }
 
 /// Per-batch state of a worker's observations: where the first observation of each (rule, key,
-/// distinct values) of first_seen and distinct rules is, so repeats are merged into it. Looked up by a
+/// distinct values) of first_seen rules and distinct rules with `max_count` is, so repeats are merged
+/// into it. Looked up by a
 /// hash of the raw field values (Swift's per-process seeded hasher), so a repeat costs no allocation.
 public struct ObservationMerger {
     var index: [Int: Int] = [:]
 
+    /// An empty merger (one per batch).
     public init() {}
 
     /// Forgets the batch (call with a new, empty observation list).
@@ -112,7 +118,8 @@ final class ObservationPlan: @unchecked Sendable {
         distinctSlots = a.distinctSlots
         distinctPrefixes = a.spec.distinct.map { $0.fields.map(\.networkPrefix) }
         self.outputFields = outputFields
-        merges = kind == .firstSeen || kind == .distinct
+        // Repeats change nothing but counts there; other rules alert on a particular event.
+        merges = kind == .firstSeen || (kind == .distinct && a.spec.maxCount != nil)
     }
 }
 

@@ -15,6 +15,7 @@ public struct StatefulOptions: Sendable {
     /// loading).
     public var learnOnly = false
 
+    /// The defaults: 2 minutes of lateness, 100,000 held-back observations, 20 evidence items.
     public init() {}
 }
 
@@ -22,7 +23,9 @@ public struct StatefulOptions: Sendable {
 public struct StatefulReport: Sendable {
     /// Per stateful rule.
     public struct Rule: Sendable {
+        /// The rule's name.
         public var name: String
+        /// Its aggregate type.
         public var kind: AggregateKind
         /// Keys (windows, baseline values, pending sequences) held now.
         public var keys: Int
@@ -30,6 +33,7 @@ public struct StatefulReport: Sendable {
         public var evicted: Int
         /// Observations dropped as late.
         public var late: Int
+        /// Alerts it made.
         public var alerts: Int
     }
     /// Observations received.
@@ -40,7 +44,9 @@ public struct StatefulReport: Sendable {
     public var forcedReleases = 0
     /// Observations held back now.
     public var buffered = 0
+    /// Alerts made.
     public var alerts = 0
+    /// Per stateful rule, in rule order.
     public var rules: [Rule] = []
 }
 
@@ -56,9 +62,12 @@ public struct StatefulReport: Sendable {
 /// Memory is bounded: each rule keeps at most its key limit (`max_keys`), evicting the least recently
 /// used key; windows and sequences are dropped once they expire.
 public final class StatefulDetectors {
+    /// The rules whose observations this takes.
     public let ruleSet: CompiledRuleSet
+    /// The settings.
     public let options: StatefulOptions
-    private var detectors: [Int: Detector] = [:]
+    /// Per rule index (nil for rules that are not stateful).
+    private var detectors: [Detector?]
     /// Detectors in rule order (deterministic iteration).
     private var ordered: [Detector] = []
     private var heap = ObservationHeap()
@@ -73,6 +82,7 @@ public final class StatefulDetectors {
     public init(ruleSet: CompiledRuleSet, options: StatefulOptions = StatefulOptions()) {
         self.ruleSet = ruleSet
         self.options = options
+        self.detectors = Array(repeating: nil, count: ruleSet.rules.count)
         for (i, rule) in ruleSet.rules.enumerated() where rule.enabled {
             guard let aggregate = rule.aggregate else { continue }
             let context = DetectorContext(rule: i, name: rule.name, spec: aggregate.spec, options: options,
@@ -142,7 +152,7 @@ public final class StatefulDetectors {
     }
 
     private func add(_ o: Observation, _ out: inout [Alert]) {
-        guard let d = detectors[o.rule] else { return }
+        guard o.rule >= 0, o.rule < detectors.count, let d = detectors[o.rule] else { return }
         if options.learnOnly && d.context.spec.kind != .firstSeen { return }
         counters.observations += 1
         if o.time < clock {
@@ -177,7 +187,7 @@ public final class StatefulDetectors {
             clock = o.time
             for d in ordered { d.advance(to: clock, &out) }
         }
-        detectors[o.rule]?.process(o, &out)
+        if o.rule >= 0, o.rule < detectors.count { detectors[o.rule]?.process(o, &out) }
     }
 
     // MARK: State
@@ -186,7 +196,9 @@ public final class StatefulDetectors {
     /// JSON, for ``load(_:)``: tail mode saves it with its checkpoint, `baseline learn` writes it.
     public func save() -> [UInt8] {
         var w = "{\"format\":\"audithound-stateful\",\"version\":1"
-        w += ",\"newest\":\(StateCoding.time(newest)),\"clock\":\(StateCoding.time(clock)),\"sequence\":\(sequence),\"rules\":["
+        // A learned baseline does not tie later runs to its event time (it may be used on older logs).
+        let (savedNewest, savedClock) = options.learnOnly ? (Int64.min, Int64.min) : (newest, clock)
+        w += ",\"newest\":\(StateCoding.time(savedNewest)),\"clock\":\(StateCoding.time(savedClock)),\"sequence\":\(sequence),\"rules\":["
         for (k, d) in ordered.enumerated() {
             if k > 0 { w += "," }
             w += "{\"name\":"
@@ -259,11 +271,10 @@ public final class StatefulDetectors {
                 let savedClock = try StateCoding.time(root.member("clock"), "clock")
                 newest = max(newest, savedNewest)
                 clock = max(clock, savedClock)
-                sequence = UInt64(max(0, try StateCoding.int(root.member("sequence"), "sequence")))
-                for o in restored {
-                    heap.push(o, sequence)
-                    sequence &+= 1
-                }
+                // Held-back observations keep their order, before anything that arrives after the load.
+                let savedSequence = UInt64(max(Int64(restored.count), try StateCoding.int(root.member("sequence"), "sequence")))
+                sequence = max(sequence, savedSequence)
+                for (i, o) in restored.enumerated() { heap.push(o, savedSequence - UInt64(restored.count - i)) }
                 return .success(())
             } catch {
                 return .failure(error)
@@ -284,7 +295,9 @@ public final class StatefulDetectors {
 
 /// A state file that cannot be used.
 public struct StatefulStateError: Error, Sendable, CustomStringConvertible {
+    /// What is wrong with it.
     public var message: String
+    /// The message.
     public var description: String { message }
 }
 
@@ -401,7 +414,8 @@ class Detector {
 /// Windows per key: a key's window opens at its first matching event and lasts `window`; the next
 /// matching event after it closed opens a new one. `threshold` fires when the window holds `count`
 /// events; `distinct` when every distinct condition holds (with `max_count`: when the window closes,
-/// if it also holds at most `max_count` events). At most one alert per key and window.
+/// if it also holds at most `max_count` events; the alert is the request that completed the distinct
+/// conditions). At most one alert per key and window.
 final class WindowDetector: Detector {
     struct Window {
         var id: UInt64
@@ -410,8 +424,9 @@ final class WindowDetector: Detector {
         var fired: Bool
         var auditIDs: [String]
         var values: [Set<String>]
-        /// `max_count` rules: the latest observation (its alert comes when the window closes).
-        var last: Observation?
+        /// `max_count` rules: the observation with which the distinct conditions first held (the alert,
+        /// made from it, comes when the window closes and the count is known).
+        var completing: Observation?
     }
 
     var table: LRUTable<Window>
@@ -454,8 +469,8 @@ final class WindowDetector: Detector {
     func close(_ key: String, id: UInt64, _ out: inout [Alert]) {
         guard let slot = table.slot(key), table.value(slot).id == id else { return }
         let w = table.remove(slot)
-        if let maxCount = context.spec.maxCount, !w.fired, w.count <= maxCount, conditionsHold(w), let last = w.last {
-            emit(alert(last, w), &out)
+        if let maxCount = context.spec.maxCount, !w.fired, w.count <= maxCount, let completing = w.completing {
+            emit(alert(completing, w), &out)
         }
     }
 
@@ -473,7 +488,7 @@ final class WindowDetector: Detector {
             table.touch(s)
         } else {
             let w = Window(id: nextID, start: o.time, count: 0, fired: false, auditIDs: [],
-                           values: Array(repeating: [], count: spec.distinct.count), last: nil)
+                           values: Array(repeating: [], count: spec.distinct.count), completing: nil)
             let inserted = table.insert(o.key, w)
             if inserted.evicted != nil { evicted += 1 }
             slot = inserted.slot
@@ -490,16 +505,14 @@ final class WindowDetector: Detector {
             for c in 0..<min(w.values.count, o.distinct.count) where w.values[c].count < cap {
                 w.values[c].insert(o.distinct[c])
             }
-            if w.fired { return nil }
+            if w.fired || w.completing != nil || !conditionsHold(w) { return nil }
             if spec.maxCount != nil {
-                w.last = o
+                // Judged when the window closes.
+                w.completing = o
                 return nil
             }
-            if conditionsHold(w) {
-                w.fired = true
-                return w
-            }
-            return nil
+            w.fired = true
+            return w
         }
         if let w = fire { emit(alert(o, w), &out) }
     }
@@ -555,9 +568,9 @@ final class WindowDetector: Detector {
                 StateCoding.write(set.sorted(), into: &w)
             }
             w += "]"
-            if let last = win.last {
-                w += ",\"last\":"
-                StateCoding.write(last, name: context.name, into: &w)
+            if let completing = win.completing {
+                w += ",\"completing\":"
+                StateCoding.write(completing, name: context.name, into: &w)
             }
             w += "}"
         }
@@ -575,17 +588,17 @@ final class WindowDetector: Detector {
             var values: [Set<String>] = []
             for list in try StateCoding.array(item.member("values"), "values") { values.append(Set(try StateCoding.strings(list, "values"))) }
             guard values.count == context.spec.distinct.count else { continue }
-            var last: Observation? = nil
-            if let l = item.member("last"), !l.isNull {
-                last = try StateCoding.observation(l).1
-                last?.rule = context.rule
+            var completing: Observation? = nil
+            if let c = item.member("completing"), !c.isNull {
+                completing = try StateCoding.observation(c).1
+                completing?.rule = context.rule
             }
             let win = Window(id: UInt64(max(0, try StateCoding.int(item.member("id"), "id"))),
                              start: try StateCoding.int(item.member("start"), "start"),
                              count: Int(try StateCoding.int(item.member("count"), "count")),
                              fired: item.member("fired")?.boolValue ?? false,
                              auditIDs: try StateCoding.strings(item.member("audit_ids"), "audit_ids"),
-                             values: values, last: last)
+                             values: values, completing: completing)
             let joined = key.joined(separator: "\u{1F}")
             if let old = table.slot(joined) { table.remove(old) }
             if table.insert(joined, win).evicted != nil { evicted += 1 }
