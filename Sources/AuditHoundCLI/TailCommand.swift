@@ -30,6 +30,11 @@ enum TailCommand {
       --no-inotify            Poll every 200 ms instead of using inotify (e.g. on network file systems).
       --all-stages            Also evaluate RequestReceived events.
       --max-record-size S     Largest record accepted (default 64MiB).
+      --state FILE            Start stateful rules from FILE (e.g. a baseline from 'audithound baseline
+                              learn') when the checkpoint has no saved state yet. With --checkpoint, the
+                              stateful-rule state is saved in FILE.state beside it at every checkpoint.
+      --max-lateness D        How far behind the newest event an event may arrive and still count for
+                              stateful rules (default 2m).
       -h, --help              This help.
 
     \(SinkOptions.help)
@@ -43,7 +48,8 @@ enum TailCommand {
 
     static func run(_ args: [String]) throws(UsageError) -> Int32 {
         let a = try Arguments(args, options: SinkOptions.valueOptions.union(["rules", "format", "min-priority", "checkpoint",
-                                              "stats-interval", "checkpoint-interval", "max-record-size"]),
+                                              "stats-interval", "checkpoint-interval", "max-record-size",
+                                              "state", "max-lateness"]),
                               booleans: ["help", "from-start", "no-inotify", "all-stages"])
         if a.has("help") {
             OutputStream.standardOutput.write(help)
@@ -76,6 +82,11 @@ enum TailCommand {
         configuration.follow.useInotify = !a.has("no-inotify")
         configuration.follow.maxRecordSize = try a.size("max-record-size", default: 64 << 20)
         configuration.handleSignals = true
+        configuration.initialStatePath = a.value("state")
+        if let v = a.value("max-lateness") {
+            guard let d = StatefulDuration.parse(v) else { throw UsageError(message: "--max-lateness: '\(v)' is not a duration (e.g. 2m, 30s, 0)") }
+            configuration.stateful.maxLateness = d
+        }
 
         let err = OutputStream.standardError
         let rulePaths = a.all("rules")

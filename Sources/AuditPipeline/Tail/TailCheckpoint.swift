@@ -96,25 +96,29 @@ public struct TailCheckpoint: Sendable, Equatable {
 
     /// Writes the checkpoint to `path` atomically (temporary file, fsync, rename, fsync of the directory).
     public func save(path: String) throws(TailCheckpointError) {
-        let temporary = path + ".tmp"
-        let fd = Glibc.open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw TailCheckpointError(path: temporary, reason: "cannot create: \(errorText())") }
-        let bytes = Array(self.text.utf8)
-        let written = writeFully(fd, bytes)
-        let synced = written && fsync(fd) == 0
-        let failure = errorText()
-        close(fd)
-        guard synced else {
-            unlink(temporary)
-            throw TailCheckpointError(path: temporary, reason: "cannot write: \(failure)")
-        }
-        guard rename(temporary, path) == 0 else {
-            let reason = errorText()
-            unlink(temporary)
-            throw TailCheckpointError(path: path, reason: "cannot replace: \(reason)")
-        }
-        syncDirectory(of: path)
+        try atomicWrite(Array(self.text.utf8), to: path)
     }
+}
+
+/// Writes `bytes` to `path` atomically: temporary file, fsync, rename, fsync of the directory.
+func atomicWrite(_ bytes: [UInt8], to path: String) throws(TailCheckpointError) {
+    let temporary = path + ".tmp"
+    let fd = Glibc.open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { throw TailCheckpointError(path: temporary, reason: "cannot create: \(errorText())") }
+    let written = writeFully(fd, bytes)
+    let synced = written && fsync(fd) == 0
+    let failure = errorText()
+    close(fd)
+    guard synced else {
+        unlink(temporary)
+        throw TailCheckpointError(path: temporary, reason: "cannot write: \(failure)")
+    }
+    guard rename(temporary, path) == 0 else {
+        let reason = errorText()
+        unlink(temporary)
+        throw TailCheckpointError(path: path, reason: "cannot replace: \(reason)")
+    }
+    syncDirectory(of: path)
 }
 
 /// Append-only file of the keys of alerts emitted since the last checkpoint (`CHECKPOINT.journal`),

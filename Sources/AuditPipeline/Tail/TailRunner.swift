@@ -27,6 +27,11 @@ public struct TailConfiguration: Sendable {
     public var checkpointedAlerts = 4096
     /// Install handlers: SIGINT/SIGTERM stop (a second one exits at once), SIGHUP reloads the rules.
     public var handleSignals = false
+    /// Options of the stateful detectors (aggregate rules). Their state is saved beside the checkpoint,
+    /// in `CHECKPOINT.state`, at every checkpoint, and loaded on restart.
+    public var stateful = StatefulOptions()
+    /// A state file to start from when there is no saved state yet (e.g. `audithound baseline learn`).
+    public var initialStatePath: String?
 
     /// A configuration following `paths`.
     public init(paths: [String]) {
@@ -194,6 +199,24 @@ public final class TailRunner: @unchecked Sendable {
 
         var report = TailReport()
         var worker = ReplayWorker(ruleSet: self.ruleSet, settings: self.configuration.settings)
+        // Stateful rules: state persisted with the checkpoint so windows and baselines survive restarts.
+        var detectors = StatefulDetectors(ruleSet: self.ruleSet, options: self.configuration.stateful)
+        let statePath = checkpointPath.map { $0 + ".state" }
+        var newestEventTime = Int64.min
+        var newestEventWall: Int64 = 0
+        for path in [statePath, self.configuration.initialStatePath].compactMap({ $0 }) {
+            if path == statePath && access(path, F_OK) != 0 { continue }  // no state saved yet
+            guard let bytes = try? readWholeFile(path) else {
+                self.diagnostic("tail: \(path): cannot read the stateful-rule state; starting without it")
+                continue
+            }
+            do {
+                for note in try detectors.load(bytes) { self.diagnostic("tail: \(path): \(note)") }
+                break
+            } catch {
+                self.diagnostic("tail: \(path): \(error.message); starting without it")
+            }
+        }
         let checkpointKeys = max(self.configuration.checkpointedAlerts, loadedKeys)
 
         /// Saves the checkpoint, then empties the journal. Returns false (after reporting) on failure.
@@ -201,6 +224,7 @@ public final class TailRunner: @unchecked Sendable {
             guard let checkpointPath else { return true }
             let checkpoint = TailCheckpoint(positions: source.positions, alertKeys: window.recent(checkpointKeys))
             do {
+                if let statePath, !detectors.isEmpty { try atomicWrite(detectors.save(), to: statePath) }
                 try checkpoint.save(path: checkpointPath)
             } catch {
                 self.diagnostic("tail: checkpoint not saved: \(error)")
@@ -239,6 +263,11 @@ public final class TailRunner: @unchecked Sendable {
                 if let reloaded = self.reloadRules?() {
                     self.ruleSet = reloaded
                     worker = ReplayWorker(ruleSet: reloaded, settings: self.configuration.settings)
+                    let carried = detectors.save()
+                    detectors = StatefulDetectors(ruleSet: reloaded, options: self.configuration.stateful)
+                    if !detectors.isEmpty, let notes = try? detectors.load(carried) {
+                        for note in notes { self.diagnostic("tail: stateful state: \(note)") }
+                    }
                     report.reloads += 1
                     self.diagnostic("tail: rules reloaded (\(reloaded.rules.count) rules)")
                 } else {
@@ -267,6 +296,13 @@ public final class TailRunner: @unchecked Sendable {
                 spare = nil
                 drain(wakePipe[0])
                 if source.isFinished { break }
+                // Idle: release held-back stateful observations whose lateness allowance has passed.
+                // Event time moves on with the wall clock from the newest event seen (logs may lag the
+                // wall clock, so the wall clock itself would make their events late).
+                if !detectors.isEmpty && newestEventTime != .min {
+                    let eventNow = newestEventTime &+ (wallClockNanos() &- newestEventWall)
+                    emitAlerts(detectors.advance(toEventTime: eventNow), now: monotonicMs())
+                }
                 continue
             }
             spare = nil
@@ -293,9 +329,32 @@ public final class TailRunner: @unchecked Sendable {
                 }
             }
 
+            if result.lastTime > newestEventTime {
+                newestEventTime = result.lastTime
+                newestEventWall = wallClockNanos()
+            }
+            var alerts = result.alerts
+            if !result.observations.isEmpty { alerts += detectors.observe(result.observations) }
+            emitAlerts(alerts, now: now)
+            dirty = true
+            spare = tail.batch
+        }
+
+        if let stdin = source as? StdinTailSource, let failure = stdin.takeFailure() {
+            self.diagnostic("tail: \(failure)")
+        }
+        if source.isFinished && !report.stopped {
+            // End of a finite input (stdin): close the open windows.
+            emitAlerts(detectors.finish(), now: monotonicMs())
+        }
+        if !saveCheckpoint() { throw TailError(message: "cannot write the checkpoint \(checkpointPath ?? "")") }
+        return report
+
+        /// De-duplicates, emits and journals alerts.
+        func emitAlerts(_ alerts: [Alert], now: Int64) {
             var fresh: [Alert] = []
             var keys: [UInt64] = []
-            for alert in result.alerts {
+            for alert in alerts {
                 if let key = AlertKeyWindow.key(for: alert) {
                     if !window.insert(key) {
                         report.duplicatesSuppressed += 1
@@ -318,15 +377,7 @@ public final class TailRunner: @unchecked Sendable {
                     lastCheckpoint = now
                 }
             }
-            dirty = true
-            spare = tail.batch
         }
-
-        if let stdin = source as? StdinTailSource, let failure = stdin.takeFailure() {
-            self.diagnostic("tail: \(failure)")
-        }
-        if !saveCheckpoint() { throw TailError(message: "cannot write the checkpoint \(checkpointPath ?? "")") }
-        return report
     }
 }
 
@@ -334,6 +385,13 @@ public final class TailRunner: @unchecked Sendable {
 private func drain(_ fd: CInt) {
     var scratch = [UInt8](repeating: 0, count: 64)
     while read(fd, &scratch, scratch.count) > 0 {}
+}
+
+/// Wall-clock time in nanoseconds since the Unix epoch (to advance event-time windows when idle).
+private func wallClockNanos() -> Int64 {
+    var t = timespec()
+    clock_gettime(CLOCK_REALTIME, &t)
+    return Int64(t.tv_sec) * 1_000_000_000 + Int64(t.tv_nsec)
 }
 
 /// Milliseconds on the monotonic clock.
