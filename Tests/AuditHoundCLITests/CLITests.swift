@@ -23,7 +23,7 @@ func runCLI(_ args: [String], stdin: Data? = nil) throws -> CLIResult {
     p.arguments = args
     let out = Pipe()
     let errPath = NSTemporaryDirectory() + "audithound-cli-stderr-\(UUID().uuidString)"
-    FileManager.default.createFile(atPath: errPath, contents: nil)
+    _ = FileManager.default.createFile(atPath: errPath, contents: nil)
     let errHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
     defer { try? FileManager.default.removeItem(atPath: errPath) }
     p.standardOutput = out

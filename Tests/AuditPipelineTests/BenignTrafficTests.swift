@@ -9,7 +9,7 @@ import AuditRules
 final class BenignTrafficTests: XCTestCase {
     func generate(bytes: Int, seed: UInt64, attackRate: Double) throws -> (path: String, events: Int) {
         let path = NSTemporaryDirectory() + "audithound-benign-\(getpid())-\(seed)-\(attackRate).log"
-        FileManager.default.createFile(atPath: path, contents: nil)
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         var generator = AuditLogGenerator(seed: seed, attackRate: attackRate, eventsPerSecond: 400)
         generator.generate(approximateBytes: bytes) { chunk in handle.write(Data(chunk)) }

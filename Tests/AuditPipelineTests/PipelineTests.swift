@@ -46,7 +46,7 @@ func syntheticLog(count: Int, seed: UInt64 = 1, malformedEvery: Int = 0, padding
 
 func writeTemp(_ bytes: [UInt8], name: String) -> String {
     let path = NSTemporaryDirectory() + "audithound-\(getpid())-\(name)"
-    FileManager.default.createFile(atPath: path, contents: Data(bytes))
+    _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
     return path
 }
 
