@@ -56,7 +56,7 @@ run_target() {
     mkdir -p "$work" "$artifacts"
     local status=0
     # shellcheck disable=SC2086
-    nice -n 19 "$bin" "$work" "$here/corpus/$name" \
+    SWIFT_BACKTRACE=enable=no nice -n 19 "$bin" "$work" "$here/corpus/$name" \
         -dict="$(dict_for "$name")" \
         -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
         -artifact_prefix="$artifacts/" -print_final_stats=1 ${FUZZ_ARGS:-} >"$log" 2>&1 || status=$?

@@ -143,11 +143,17 @@ public func walkJSON(_ value: JSONValue, depth: Int = 0) -> Int {
             let found = k.withUnsafeBytes { value.member($0) }
             check(found?.index == index, "member lookup does not find the first member with that key")
             check(value.member(JSONKey(bytes: k))?.index == index, "JSONKey lookup differs")
-            if let keyText = String(validating: k, as: UTF8.self) {
-                var pointerText = "/"
-                for ch in keyText {
-                    if ch == "~" { pointerText += "~0" } else if ch == "/" { pointerText += "~1" } else { pointerText.append(ch) }
+            if String(validating: k, as: UTF8.self) != nil {
+                // Escape byte-wise: a '/' followed by a combining mark is one Character.
+                var pointerBytes: [UInt8] = [UInt8(ascii: "/")]
+                for byte in k {
+                    switch byte {
+                    case UInt8(ascii: "~"): pointerBytes += [UInt8(ascii: "~"), UInt8(ascii: "0")]
+                    case UInt8(ascii: "/"): pointerBytes += [UInt8(ascii: "~"), UInt8(ascii: "1")]
+                    default: pointerBytes.append(byte)
+                    }
                 }
+                let pointerText = String(decoding: pointerBytes, as: UTF8.self)
                 if let pointer = try? JSONPointer(pointerText) {
                     check(value.value(at: pointer)?.index == index, "JSON Pointer \(pointerText) lookup differs")
                 } else {
