@@ -142,6 +142,17 @@ final class ValueFramerFormatTests: XCTestCase {
         }
     }
 
+    func testAnUnterminatedStringDoesNotSwallowTheRecordsAfterIt() throws {
+        let text = bytesOf("{\"auditID\":\"broken\n{\"a\":1}\n{\"b\":\"x\\\n{\"c\":2}\n")
+        let out = try frame(text)
+        XCTAssertEqual(out.records.map { String(decoding: $0.bytes, as: UTF8.self) },
+                       [#"{"auditID":"broken"#, #"{"a":1}"#, #"{"b":"x\"#, #"{"c":2}"#])
+        XCTAssertEqual(out.records.map(\.line), [1, 2, 3, 4])
+        for batch in [1, 2, 3, 7] {
+            XCTAssertEqual(try frame(text, batchSize: batch, chunks: [1, 2, 3]), out, "batch \(batch)")
+        }
+    }
+
     func testPrettyPrintedValuesAndLineNumbers() throws {
         let text = bytesOf("{\n  \"events\": [\n    {\"m\": \"x\"}\n  ]\n}\n\n  [1,\n2]{\"z\":0}\n{}\r\n")
         let out = try frame(text)

@@ -286,8 +286,8 @@ public final class JSONValueFramer {
                 if s.inString {
                     if s.escaped {
                         s.escaped = false
-                        if p[i] == 0x0A { s.line += 1 }
-                        i += 1
+                        // A backslash before a raw newline: broken; the newline ends the record below.
+                        if p[i] != 0x0A { i += 1 }
                         continue
                     }
                     // Up to the closing quote, stepping over escapes.
@@ -314,15 +314,27 @@ public final class JSONValueFramer {
                         }
                         if c == UInt8(ascii: "\\") {
                             if i + 1 < end {
-                                if p[i + 1] == 0x0A { s.line += 1 }
-                                i += 2
+                                i += p[i + 1] == 0x0A ? 1 : 2
                                 continue
                             }
                             s.escaped = true
                             i += 1
                             break
                         }
-                        if c == 0x0A { s.line += 1 }
+                        if c == 0x0A {
+                            // A raw newline is never inside a valid JSON string: this record is broken
+                            // (e.g. cut off). End it here, so that the parser reports it and the records
+                            // after it are still read, instead of being swallowed by the open string.
+                            var stop = i
+                            if stop > fill.recordStart && p[stop - 1] == 0x0D { stop -= 1 }
+                            self.emit(batch, fill, start: fill.recordStart, end: stop, state: &s)
+                            s.line += 1
+                            s.inString = false
+                            s.mode = .between
+                            i += 1
+                            fill.recordStart = i
+                            break
+                        }
                         i += 1
                     }
                     continue
