@@ -114,7 +114,8 @@ public struct JSONValue {
     // MARK: Containers
 
     /// Looks up `key` in this object. Returns nil when this is not an object or the key is absent.
-    /// With duplicate keys, the first one wins.
+    /// With duplicate keys, the **last** one wins, as in Go's encoding/json (which writes these logs and
+    /// applies request bodies): a rule must see the value the API server acted on.
     @inlinable public func member(_ key: StaticString) -> JSONValue? {
         member(UnsafeRawBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount))
     }
@@ -129,13 +130,14 @@ public struct JSONValue {
         guard tag == Tag.objectStart.rawValue else { return nil }
         let end = payload &- 2
         var i = index &+ 2
+        var found: JSONValue? = nil
         while i < end {
             let k = JSONValue(words: words, base: base, index: i)
             let v = JSONValue(words: words, base: base, index: i &+ 2)
-            if k.stringEquals(key) { return v }
+            if k.stringEquals(key) { found = v }
             i = v.nextIndex
         }
-        return nil
+        return found
     }
 
     /// The element at `position` of this array.

@@ -126,6 +126,17 @@ final class TokenizerTests: XCTestCase {
         XCTAssertThrowsError(try JSONPointer("/a~2"))
     }
 
+    func testDuplicateKeysLastOneWins() throws {
+        let bytes = Array(#"{"verb":"delete","x":{"p":false,"p":true},"verb":"create"}"#.utf8)
+        let tape = JSONTape()
+        try bytes.withUnsafeBytes { raw in
+            try tape.parse(raw)
+            XCTAssertEqual(tape.root.member("verb")?.decodedString(), "create")
+            XCTAssertEqual(tape.root.value(at: JSONPath("x.p"))?.boolValue, true)
+            XCTAssertEqual(try tape.root.value(at: JSONPointer("/x/p"))?.boolValue, true)
+        }
+    }
+
     func testNumbers() throws {
         for (text, int, double) in [("0", Int64(0), 0.0), ("-12", -12, -12), ("9223372036854775807", Int64.max, 9.223372036854775807e18),
                                     ("1.5", nil, 1.5), ("2e3", 2000, 2000)] as [(String, Int64?, Double)] {
