@@ -182,6 +182,9 @@ public final class Pipeline<Result>: @unchecked Sendable {
             }
             for r in readers { r.join() }
             for w in workers { w.join() }
+        } else {
+            // Stopped by a signal: a reader may stay blocked on a silent pipe; don't wait for it.
+            for t in readers + workers { t.detach() }
         }
         return monitor.withLock {
             report.batchesCreated = created.reduce(0, +)

@@ -66,6 +66,12 @@ final class WorkerThread: @unchecked Sendable {
     func join() {
         pthread_join(thread, nil)
     }
+
+    /// Gives up on joining: the thread's resources are freed when it ends (for a reader that may stay
+    /// blocked on a silent pipe until the process exits).
+    func detach() {
+        pthread_detach(thread)
+    }
 }
 
 /// Process-wide stop request (SIGINT/SIGTERM): a plain flag read by the reader between batches.

@@ -64,6 +64,7 @@ final class StdinTailSource: TailBatchSource, @unchecked Sendable {
         let thread = WorkerThread { [self] in self.readLoop() }
         self.thread = thread
         thread.start()
+        thread.detach()
     }
 
     private func readLoop() {
