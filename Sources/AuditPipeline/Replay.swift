@@ -151,11 +151,7 @@ public struct AlertDeduplicator {
 
     /// Returns true when the alert is new (and remembers it).
     public mutating func admit(_ a: Alert) -> Bool {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in a.auditID.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-        h = (h ^ 0xff) &* 0x100_0000_01b3
-        for b in a.rule.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-        if a.auditID.isEmpty { return true }
+        guard let h = AlertKeyWindow.key(for: a) else { return true }  // no auditID: nothing to match
         if seen.contains(h) {
             suppressed += 1
             return false

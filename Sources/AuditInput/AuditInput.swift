@@ -1,1 +1,0 @@
-// AuditInput module placeholder

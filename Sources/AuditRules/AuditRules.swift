@@ -1,1 +1,0 @@
-// AuditRules module placeholder
