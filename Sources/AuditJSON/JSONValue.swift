@@ -19,6 +19,12 @@ public struct JSONValue {
         self.index = index
     }
 
+    /// The value at tape index `index` of the same tape (an index taken from another value of this
+    /// document, e.g. a remembered ``index``).
+    @inlinable public func sameTape(index: Int) -> JSONValue {
+        JSONValue(words: words, base: base, index: index)
+    }
+
     @inlinable var tag: UInt8 { UInt8(truncatingIfNeeded: words[index] >> tagShift) }
     @inlinable var payload: Int { Int(truncatingIfNeeded: words[index] & payloadMask) }
     @inlinable var flags: UInt64 { (words[index] >> flagShift) & 0xFF }

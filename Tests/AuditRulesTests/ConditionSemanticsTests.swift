@@ -478,6 +478,51 @@ final class ConditionSemanticsTests: XCTestCase {
         XCTAssertEqual(h.programsRun(missing), 1)
     }
 
+    func testSharedMacrosAreEvaluatedOncePerEvent() throws {
+        // Three rules use the same two-test macro: its tests run once per event, not once per rule, and
+        // every rule still sees its value (true or false). A one-test macro is inlined.
+        let h = try EngineHarness("""
+        - macro: sys
+          condition: ka.user.name startswith "system:" and not ka.user.name startswith "system:serviceaccount:"
+        - macro: one
+          condition: ka.verb = get
+        - rule: A
+          desc: d
+          condition: sys and one
+          output: o
+          priority: INFO
+        - rule: B
+          desc: d
+          condition: not sys and ka.target.resource = pods
+          output: o
+          priority: INFO
+        - rule: C
+          desc: d
+          condition: (sys or ka.user.name = alice) and one
+          output: o
+          priority: INFO
+        """)
+        func predicates(_ json: String) -> Int {
+            EngineHarness.withEvent(json) { e -> Int in
+                let before = h.evaluator.predicatesRun
+                h.evaluator.evaluate(e) { _ in }
+                return h.evaluator.predicatesRun - before
+            } ?? -1
+        }
+        let node = EngineEvent.json(["verb": "get", "user/username": "system:node:n1", "objectRef/resource": "pods"])
+        XCTAssertEqual(h.fired(node), ["A", "C"])
+        // sys: 2 tests, once; A: one; B: nothing more (not sys is false); C: one.
+        XCTAssertEqual(predicates(node), 4)
+        let alice = EngineEvent.json(["verb": "get", "user/username": "alice", "objectRef/resource": "pods"])
+        XCTAssertEqual(h.fired(alice), ["B", "C"])
+        // sys: 1 test (false at the first); B: resource; C: user name, verb.
+        XCTAssertEqual(predicates(alice), 4)
+        let sa = EngineEvent.json(["verb": "list", "user/username": "system:serviceaccount:a:b", "objectRef/resource": "pods"])
+        XCTAssertEqual(h.fired(sa), ["B"])
+        // A macro's value is per event: the next event recomputes it.
+        XCTAssertEqual(h.fired(node), ["A", "C"])
+    }
+
     func testOrAndConstantsInTheIndex() throws {
         let h = try EngineHarness("""
         - rule: Either

@@ -21,27 +21,103 @@ public enum AuditStage: UInt8, Sendable, CaseIterable {
 /// Construction walks the event's top-level members once and remembers where each known member is, so
 /// every accessor afterwards is a short walk inside one small object. Nothing is allocated and nothing is
 /// decoded: accessors return ``JSONValue``s (byte ranges into the input).
+///
+/// The known members are kept as tape indices (0 = absent; no member value sits at index 0, where a
+/// document's root starts), so the whole view is under 100 bytes of plain values: it is passed to every
+/// field extractor, and a view of `JSONValue?`s (six times larger) cost a memory copy per extraction.
 public struct AuditEvent {
     /// The event object.
     public let root: JSONValue
-    public var auditID: JSONValue?
-    public var stageValue: JSONValue?
-    public var level: JSONValue?
-    public var verb: JSONValue?
-    public var requestURI: JSONValue?
-    public var user: JSONValue?
-    public var impersonatedUser: JSONValue?
-    public var sourceIPs: JSONValue?
-    public var userAgent: JSONValue?
-    public var objectRef: JSONValue?
-    public var responseStatus: JSONValue?
-    public var requestObject: JSONValue?
-    public var responseObject: JSONValue?
-    public var requestReceivedTimestamp: JSONValue?
-    public var stageTimestamp: JSONValue?
-    public var annotations: JSONValue?
-    public var kind: JSONValue?
-    public var apiVersion: JSONValue?
+    @usableFromInline var _auditID: Int32 = 0
+    @inlinable public var auditID: JSONValue? {
+        get { _auditID == 0 ? nil : root.sameTape(index: Int(_auditID)) }
+        set { _auditID = newValue.map { Int32(truncatingIfNeeded: $0.index) } ?? 0 }
+    }
+    @usableFromInline var _stageValue: Int32 = 0
+    @inlinable public var stageValue: JSONValue? {
+        get { _stageValue == 0 ? nil : root.sameTape(index: Int(_stageValue)) }
+        set { _stageValue = newValue.map { Int32(truncatingIfNeeded: $0.index) } ?? 0 }
+    }
+    @usableFromInline var _level: Int32 = 0
+    @inlinable public var level: JSONValue? {
+        get { _level == 0 ? nil : root.sameTape(index: Int(_level)) }
+        set { _level = newValue.map { Int32(truncatingIfNeeded: $0.index) } ?? 0 }
+    }
+    @usableFromInline var _verb: Int32 = 0
+    @inlinable public var verb: JSONValue? {
+        get { _verb == 0 ? nil : root.sameTape(index: Int(_verb)) }
+        set { _verb = newValue.map { Int32(truncatingIfNeeded: $0.index) } ?? 0 }
+    }
+    @usableFromInline var _requestURI: Int32 = 0
+    @inlinable public var requestURI: JSONValue? {
+        get { _requestURI == 0 ? nil : root.sameTape(index: Int(_requestURI)) }
+        set { _requestURI = newValue.map { Int32(truncatingIfNeeded: $0.index) } ?? 0 }
+    }
+    @usableFromInline var _user: Int32 = 0
+    @inlinable public var user: JSONValue? {
+        get { _user == 0 ? nil : root.sameTape(index: Int(_user)) }
+        set { _user = newValue.map { Int32(truncatingIfNeeded: $0.index) } ?? 0 }
+    }
+    @usableFromInline var _impersonatedUser: Int32 = 0
+    @inlinable public var impersonatedUser: JSONValue? {
+        get { _impersonatedUser == 0 ? nil : root.sameTape(index: Int(_impersonatedUser)) }
+        set { _impersonatedUser = newValue.map { Int32(truncatingIfNeeded: $0.index) } ?? 0 }
+    }
+    @usableFromInline var _sourceIPs: Int32 = 0
+    @inlinable public var sourceIPs: JSONValue? {
+        get { _sourceIPs == 0 ? nil : root.sameTape(index: Int(_sourceIPs)) }
+        set { _sourceIPs = newValue.map { Int32(truncatingIfNeeded: $0.index) } ?? 0 }
+    }
+    @usableFromInline var _userAgent: Int32 = 0
+    @inlinable public var userAgent: JSONValue? {
+        get { _userAgent == 0 ? nil : root.sameTape(index: Int(_userAgent)) }
+        set { _userAgent = newValue.map { Int32(truncatingIfNeeded: $0.index) } ?? 0 }
+    }
+    @usableFromInline var _objectRef: Int32 = 0
+    @inlinable public var objectRef: JSONValue? {
+        get { _objectRef == 0 ? nil : root.sameTape(index: Int(_objectRef)) }
+        set { _objectRef = newValue.map { Int32(truncatingIfNeeded: $0.index) } ?? 0 }
+    }
+    @usableFromInline var _responseStatus: Int32 = 0
+    @inlinable public var responseStatus: JSONValue? {
+        get { _responseStatus == 0 ? nil : root.sameTape(index: Int(_responseStatus)) }
+        set { _responseStatus = newValue.map { Int32(truncatingIfNeeded: $0.index) } ?? 0 }
+    }
+    @usableFromInline var _requestObject: Int32 = 0
+    @inlinable public var requestObject: JSONValue? {
+        get { _requestObject == 0 ? nil : root.sameTape(index: Int(_requestObject)) }
+        set { _requestObject = newValue.map { Int32(truncatingIfNeeded: $0.index) } ?? 0 }
+    }
+    @usableFromInline var _responseObject: Int32 = 0
+    @inlinable public var responseObject: JSONValue? {
+        get { _responseObject == 0 ? nil : root.sameTape(index: Int(_responseObject)) }
+        set { _responseObject = newValue.map { Int32(truncatingIfNeeded: $0.index) } ?? 0 }
+    }
+    @usableFromInline var _requestReceivedTimestamp: Int32 = 0
+    @inlinable public var requestReceivedTimestamp: JSONValue? {
+        get { _requestReceivedTimestamp == 0 ? nil : root.sameTape(index: Int(_requestReceivedTimestamp)) }
+        set { _requestReceivedTimestamp = newValue.map { Int32(truncatingIfNeeded: $0.index) } ?? 0 }
+    }
+    @usableFromInline var _stageTimestamp: Int32 = 0
+    @inlinable public var stageTimestamp: JSONValue? {
+        get { _stageTimestamp == 0 ? nil : root.sameTape(index: Int(_stageTimestamp)) }
+        set { _stageTimestamp = newValue.map { Int32(truncatingIfNeeded: $0.index) } ?? 0 }
+    }
+    @usableFromInline var _annotations: Int32 = 0
+    @inlinable public var annotations: JSONValue? {
+        get { _annotations == 0 ? nil : root.sameTape(index: Int(_annotations)) }
+        set { _annotations = newValue.map { Int32(truncatingIfNeeded: $0.index) } ?? 0 }
+    }
+    @usableFromInline var _kind: Int32 = 0
+    @inlinable public var kind: JSONValue? {
+        get { _kind == 0 ? nil : root.sameTape(index: Int(_kind)) }
+        set { _kind = newValue.map { Int32(truncatingIfNeeded: $0.index) } ?? 0 }
+    }
+    @usableFromInline var _apiVersion: Int32 = 0
+    @inlinable public var apiVersion: JSONValue? {
+        get { _apiVersion == 0 ? nil : root.sameTape(index: Int(_apiVersion)) }
+        set { _apiVersion = newValue.map { Int32(truncatingIfNeeded: $0.index) } ?? 0 }
+    }
 
     /// Indexes the top-level members of `root` (which must be an object).
     @inlinable public init(root: JSONValue) {
@@ -54,27 +130,28 @@ public struct AuditEvent {
                 assignEscaped(key, value)
                 continue
             }
+            let at = Int32(truncatingIfNeeded: value.index)
             switch k.count {
             case 4:
-                if key.stringEquals("verb") { verb = value } else if key.stringEquals("user") { user = value } else if key.stringEquals("kind") { kind = value }
+                if key.stringEquals("verb") { _verb = at } else if key.stringEquals("user") { _user = at } else if key.stringEquals("kind") { _kind = at }
             case 5:
-                if key.stringEquals("stage") { stageValue = value } else if key.stringEquals("level") { level = value }
+                if key.stringEquals("stage") { _stageValue = at } else if key.stringEquals("level") { _level = at }
             case 7:
-                if key.stringEquals("auditID") { auditID = value }
+                if key.stringEquals("auditID") { _auditID = at }
             case 9:
-                if key.stringEquals("sourceIPs") { sourceIPs = value } else if key.stringEquals("userAgent") { userAgent = value } else if key.stringEquals("objectRef") { objectRef = value }
+                if key.stringEquals("sourceIPs") { _sourceIPs = at } else if key.stringEquals("userAgent") { _userAgent = at } else if key.stringEquals("objectRef") { _objectRef = at }
             case 10:
-                if key.stringEquals("requestURI") { requestURI = value } else if key.stringEquals("apiVersion") { apiVersion = value }
+                if key.stringEquals("requestURI") { _requestURI = at } else if key.stringEquals("apiVersion") { _apiVersion = at }
             case 11:
-                if key.stringEquals("annotations") { annotations = value }
+                if key.stringEquals("annotations") { _annotations = at }
             case 13:
-                if key.stringEquals("requestObject") { requestObject = value }
+                if key.stringEquals("requestObject") { _requestObject = at }
             case 14:
-                if key.stringEquals("responseStatus") { responseStatus = value } else if key.stringEquals("responseObject") { responseObject = value } else if key.stringEquals("stageTimestamp") { stageTimestamp = value }
+                if key.stringEquals("responseStatus") { _responseStatus = at } else if key.stringEquals("responseObject") { _responseObject = at } else if key.stringEquals("stageTimestamp") { _stageTimestamp = at }
             case 16:
-                if key.stringEquals("impersonatedUser") { impersonatedUser = value }
+                if key.stringEquals("impersonatedUser") { _impersonatedUser = at }
             case 24:
-                if key.stringEquals("requestReceivedTimestamp") { requestReceivedTimestamp = value }
+                if key.stringEquals("requestReceivedTimestamp") { _requestReceivedTimestamp = at }
             default:
                 break
             }

@@ -40,6 +40,12 @@ public struct CompiledRule: Sendable {
     public let aggregate: CompiledAggregate?
 }
 
+/// Where a shared macro body sits in the instructions.
+struct MemoRange {
+    var start: Int32
+    var end: Int32
+}
+
 /// The compiled `aggregate:` of a stateful rule.
 public struct CompiledAggregate: Sendable {
     /// The settings as loaded.
@@ -68,6 +74,8 @@ struct RuleProgram {
 
 enum Instruction {
     case test(Int32)
+    /// Runs shared macro body `id` (``CompiledRuleSet/memos``), once per event.
+    case call(Int32)
     case jumpIfFalse(Int32)
     case jumpIfTrue(Int32)
     case not
@@ -99,6 +107,8 @@ public final class CompiledRuleSet: @unchecked Sendable {
     let instructions: ContiguousArray<Instruction>
     let predicates: ContiguousArray<Predicate>
     let sets: [ByteSet]
+    /// Shared macro bodies (`Instruction.call`).
+    let memos: ContiguousArray<MemoRange>
     private let constants: [UnsafeMutableRawBufferPointer]
     /// Indices of enabled rules, in load order.
     let enabledRules: [Int32]
@@ -109,7 +119,8 @@ public final class CompiledRuleSet: @unchecked Sendable {
     let observationPlans: [ObservationPlan?]
 
     init(rules: [CompiledRule], fields: [BoundField], instructions: ContiguousArray<Instruction>, predicates: ContiguousArray<Predicate>,
-         sets: [ByteSet], constants: [UnsafeMutableRawBufferPointer]) {
+         sets: [ByteSet], constants: [UnsafeMutableRawBufferPointer], memos: ContiguousArray<MemoRange>) {
+        self.memos = memos
         self.rules = rules
         self.fields = fields
         self.instructions = instructions

@@ -219,8 +219,12 @@ struct ByteSet {
     /// Hash table of item indices + 1 (0 = empty); empty for small sets.
     let table: UnsafeMutableBufferPointer<Int32>
     let caseFolded: Bool
+    /// Bit `count % 64` is set for the byte count of every item: most values are rejected on their length
+    /// alone, without comparing or hashing a byte.
+    let lengths: UInt64
 
     init(items: [UnsafeRawBufferPointer]) {
+        self.lengths = items.reduce(0) { $0 | (1 << UInt64($1.count & 63)) }
         let storage = UnsafeMutableBufferPointer<UnsafeRawBufferPointer>.allocate(capacity: max(1, items.count))
         _ = storage.initialize(from: items)
         self.items = UnsafeBufferPointer(rebasing: storage[0..<items.count])
@@ -247,6 +251,7 @@ struct ByteSet {
     }
 
     @inline(__always) func contains(_ v: UnsafeRawBufferPointer) -> Bool {
+        if lengths & (1 << UInt64(v.count & 63)) == 0 { return false }
         if table.count == 0 {
             for item in items where bytesEqual(item, v) { return true }
             return false

@@ -31,6 +31,23 @@ public enum RuleCompiler {
 /// The boolean structure after macro expansion.
 indirect enum Expr {
     case and([Expr]), or([Expr]), not(Expr), predicate(Int), constant(Bool)
+    /// A macro's condition, evaluated at most once per event (see ``Compiler/memos``).
+    case memo(Int)
+}
+
+/// A macro lowered once and shared by every condition that names it. Macros are pure (a condition of
+/// the event), so their value can be computed once per event and reused: `ah_system_identity` or
+/// `ah_once` appear in dozens of rules, and expanding them inline made every event test the same
+/// predicates again and again.
+struct Memo {
+    var expr: Expr
+    /// Condition nodes of the macro fully expanded (counted against ``Compiler/maxNodes`` at every use, as
+    /// if inlined, so that the limit on a rule's size does not depend on this optimisation).
+    var nodes: Int
+    var levels: AuditLevelNeeded
+    var masks: (verb: UInt64, stage: UInt64, resource: UInt64)
+    /// Predicate tests in the body (memos counted once): one-test macros are inlined instead.
+    var tests: Int
 }
 
 private struct Compiler {
@@ -47,6 +64,9 @@ private struct Compiler {
     /// Parsed macro conditions (nil when the macro's condition has a syntax error, already reported).
     var macroASTs: [String: ConditionNode?] = [:]
     var reportedMacros: Set<String> = []
+    /// Macros lowered so far, by name, and their shared bodies.
+    var memoByName: [String: Int] = [:]
+    var memos: [Memo] = []
     var levels: AuditLevelNeeded = .metadata
     /// Current nesting of `lower` (conditions inside macros inside conditions...).
     var depth = 0
@@ -110,8 +130,15 @@ private struct Compiler {
                                          programStart: start, programEnd: end,
                                          verbMask: masks.0, stageMask: masks.1, resourceMask: masks.2, aggregate: aggregate))
         }
+        // The shared macro bodies go after every rule's program; `.call(id)` runs one.
+        var memoRanges = ContiguousArray<MemoRange>()
+        for m in memos {
+            let start = instructions.count
+            emit(m.expr)
+            memoRanges.append(MemoRange(start: Int32(start), end: Int32(instructions.count)))
+        }
         return CompiledRuleSet(rules: compiled, fields: fields, instructions: instructions, predicates: predicates, sets: sets,
-                               constants: constants)
+                               constants: constants, memos: memoRanges)
     }
 
     // MARK: Stateful rules
@@ -273,15 +300,41 @@ private struct Compiler {
                 report(text, span, "macro '\(name)' refers to itself (\((stack + [name]).joined(separator: " -> ")))")
                 return nil
             }
+            if let id = memoByName[name] {
+                let m = memos[id]
+                nodes += m.nodes
+                if nodes > Compiler.maxNodes {
+                    if !depthReported {
+                        depthReported = true
+                        report(text, span, "condition is too large after macro expansion (more than \(Compiler.maxNodes) operations)")
+                    }
+                    return nil
+                }
+                levels = max(levels, m.levels)
+                return m.tests >= 2 ? .memo(id) : m.expr
+            }
             if macroASTs[name] == nil {
                 macroASTs[name] = .some(parse(macro.condition, what: "macro '\(name)'"))
             }
             guard let ast = macroASTs[name]!, !reportedMacros.contains(name) else { return nil }
             stack.append(name)
             defer { stack.removeLast() }
+            let nodesBefore = nodes
+            let outerLevels = levels
+            levels = .metadata
             let lowered = lower(ast, text: macro.condition, stack: &stack)
-            if lowered == nil { reportedMacros.insert(name) }
-            return lowered
+            let macroLevels = levels
+            levels = max(outerLevels, macroLevels)
+            guard let lowered else {
+                reportedMacros.insert(name)
+                return nil
+            }
+            let id = memos.count
+            memos.append(Memo(expr: lowered, nodes: nodes - nodesBefore, levels: macroLevels,
+                              masks: (mask(lowered, field: "verb"), mask(lowered, field: "stage"), mask(lowered, field: "resource")),
+                              tests: testCount(lowered)))
+            memoByName[name] = id
+            return memos[id].tests >= 2 ? .memo(id) : lowered
         case .exists(let field, _):
             guard let slot = bind(field, text: text) else { return nil }
             return .predicate(addPredicate(Predicate(slot: Int32(slot), op: .exists, value: UnsafeRawBufferPointer(start: nil, count: 0),
@@ -635,8 +688,20 @@ private struct Compiler {
 
     // MARK: Emission and indexing
 
+    /// Predicate tests in `e` (a shared macro counts as one).
+    func testCount(_ e: Expr) -> Int {
+        switch e {
+        case .and(let children), .or(let children): return children.reduce(0) { $0 + testCount($1) }
+        case .not(let c): return testCount(c)
+        case .predicate, .memo: return 1
+        case .constant: return 0
+        }
+    }
+
     mutating func emit(_ e: Expr) {
         switch e {
+        case .memo(let id):
+            instructions.append(.call(Int32(id)))
         case .predicate(let p):
             instructions.append(.test(Int32(p)))
         case .constant(let b):
@@ -668,6 +733,12 @@ private struct Compiler {
             return children.reduce(allMask) { $0 & mask($1, field: field) }
         case .or(let children):
             return children.reduce(0) { $0 | mask($1, field: field) }
+        case .memo(let id):
+            switch field {
+            case "verb": return memos[id].masks.verb
+            case "stage": return memos[id].masks.stage
+            default: return memos[id].masks.resource
+            }
         case .not, .constant:
             if case .constant(false) = e { return 0 }
             return allMask

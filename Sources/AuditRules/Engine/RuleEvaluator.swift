@@ -15,7 +15,11 @@ public final class RuleEvaluator {
     private var cacheStart: UnsafeMutablePointer<Int32>
     private var cacheCount: UnsafeMutablePointer<Int32>
     private var generation: UInt32 = 0
-    private var event: AuditEvent? = nil
+    /// The event being evaluated, in memory the evaluator owns, so that extractors borrow it in place
+    /// (an `AuditEvent` is a few hundred bytes of plain values: copying it per extraction showed up as a
+    /// tenth of the evaluation time). Valid once ``begin(_:)`` has run.
+    private let event: UnsafeMutablePointer<AuditEvent>
+    private var hasEvent = false
     private let fieldCount: Int
     // Raw copies of the rule set's hot tables: no reference counting in the evaluation loop.
     private let predicates: UnsafeMutableBufferPointer<Predicate>
@@ -23,6 +27,11 @@ public final class RuleEvaluator {
     private let instructions: UnsafeMutableBufferPointer<Instruction>
     private let programs: UnsafeMutableBufferPointer<RuleProgram>
     private let slots: UnsafeMutablePointer<FieldSlot>
+    private let programBuckets: ProgramBuckets
+    // Shared macro bodies and their per-event results (valid when the generation matches).
+    private let memoRanges: UnsafeMutableBufferPointer<MemoRange>
+    private let memoGeneration: UnsafeMutablePointer<UInt32>
+    private let memoValue: UnsafeMutablePointer<Bool>
 
     /// A field's extractor and compiled argument, side by side for the hot path.
     struct FieldSlot {
@@ -52,6 +61,14 @@ public final class RuleEvaluator {
         _ = instructions.initialize(from: ruleSet.instructions)
         programs = .allocate(capacity: max(1, ruleSet.programs.count))
         _ = programs.initialize(from: ruleSet.programs)
+        event = .allocate(capacity: 1)
+        programBuckets = ProgramBuckets(ruleSet.programs)
+        memoRanges = .allocate(capacity: max(1, ruleSet.memos.count))
+        _ = memoRanges.initialize(from: ruleSet.memos)
+        memoGeneration = .allocate(capacity: max(1, ruleSet.memos.count))
+        memoGeneration.initialize(repeating: 0, count: max(1, ruleSet.memos.count))
+        memoValue = .allocate(capacity: max(1, ruleSet.memos.count))
+        memoValue.initialize(repeating: false, count: max(1, ruleSet.memos.count))
         slots = .allocate(capacity: fieldCount)
         for (i, f) in ruleSet.fields.enumerated() {
             (slots + i).initialize(to: FieldSlot(extract: f.definition.extract, argument: f.argument))
@@ -59,6 +76,11 @@ public final class RuleEvaluator {
     }
 
     deinit {
+        if hasEvent { event.deinitialize(count: 1) }
+        event.deallocate()
+        memoRanges.deallocate()
+        memoGeneration.deallocate()
+        memoValue.deallocate()
         cacheGeneration.deallocate()
         cacheStart.deallocate()
         cacheCount.deallocate()
@@ -66,6 +88,7 @@ public final class RuleEvaluator {
         sets.deallocate()
         instructions.deallocate()
         programs.deallocate()
+        programBuckets.deallocate()
         slots.deinitialize(count: ruleSet.fields.count)
         slots.deallocate()
     }
@@ -75,11 +98,14 @@ public final class RuleEvaluator {
         generation &+= 1
         if generation == 0 {
             cacheGeneration.update(repeating: 0, count: fieldCount)
+            memoGeneration.update(repeating: 0, count: max(1, memoRanges.count))
             generation = 1
         }
         arena.reset()
         output.removeAll()
-        event = e
+        if hasEvent { event.deinitialize(count: 1) }
+        event.initialize(to: e)
+        hasEvent = true
     }
 
     /// Evaluates every enabled rule on `e` and calls `match` with the index (in ``CompiledRuleSet/rules``)
@@ -97,6 +123,16 @@ public final class RuleEvaluator {
         let stage = stageBit(e)
         let resource = resourceBit(e.resource)
         let programs = self.programs
+        if let bucket = programBuckets.bucket(verb: verb, stage: stage) {
+            // Only the programs whose verb and stage masks admit this event's (see ``ProgramBuckets``).
+            for k in bucket {
+                let p = programs[Int(programBuckets.items[k])]
+                if p.resourceMask & resource == 0 { continue }
+                programsRun &+= 1
+                if run(Int(p.start), Int(p.end)) { match(Int(p.rule), Int(p.step)) }
+            }
+            return
+        }
         for k in 0..<programs.count {
             let p = programs[k]
             if p.verbMask & verb == 0 || p.stageMask & stage == 0 || p.resourceMask & resource == 0 { continue }
@@ -122,6 +158,9 @@ public final class RuleEvaluator {
             case .test(let p):
                 acc = test(Int(p))
                 pc &+= 1
+            case .call(let id):
+                acc = call(Int(id))
+                pc &+= 1
             case .jumpIfFalse(let target):
                 pc = acc ? pc &+ 1 : Int(target)
             case .jumpIfTrue(let target):
@@ -137,81 +176,113 @@ public final class RuleEvaluator {
         return acc
     }
 
-    /// Extracts (once per event) the values of a field slot; returns the range in `output.values`.
+    /// The value of shared macro body `id` for the current event (computed on first use).
+    @inline(never) private func call(_ id: Int) -> Bool {
+        if memoGeneration[id] == generation { return memoValue[id] }
+        let r = memoRanges[id]
+        let v = run(Int(r.start), Int(r.end))
+        memoGeneration[id] = generation
+        memoValue[id] = v
+        return v
+    }
+
+    /// Extracts (once per event) the values of a field slot; returns the range in the output's values.
     @inline(__always) func extract(_ slot: Int) -> Range<Int> {
         if cacheGeneration[slot] == generation {
             let s = Int(cacheStart[slot])
             return s..<(s &+ Int(cacheCount[slot]))
         }
-        let start = output.values.count
-        if let e = event { slots[slot].extract(e, slots[slot].argument, &output) }
-        let count = output.values.count &- start
+        let start = output.count
+        if hasEvent { slots[slot].extract(event.pointee, slots[slot].argument, &output) }
+        let count = output.count &- start
         cacheGeneration[slot] = generation
         cacheStart[slot] = Int32(start)
         cacheCount[slot] = Int32(count)
         return start..<(start &+ count)
     }
 
-    /// The values of a field slot for the current event (empty = not available).
-    public func values(ofSlot slot: Int) -> ArraySlice<UnsafeRawBufferPointer> {
-        output.values[extract(slot)]
+    /// The values of a field slot for the current event (empty = not available). The buffer is valid
+    /// until the next extraction of a slot not extracted yet, or the next event.
+    public func values(ofSlot slot: Int) -> UnsafeBufferPointer<UnsafeRawBufferPointer> {
+        let r = extract(slot)
+        return UnsafeBufferPointer(start: output.base + r.lowerBound, count: r.count)
     }
 
     private func test(_ index: Int) -> Bool {
         predicatesRun &+= 1
-        let p = predicates[index]
-        let range = extract(Int(p.slot))
+        let p = predicates.baseAddress! + index
+        let range = extract(Int(p.pointee.slot))
         if range.isEmpty { return false }
-        if p.op == .exists { return true }
-        if p.otherSlot >= 0 { return testAgainstField(p, range) }
-        return output.values.withUnsafeBufferPointer { all -> Bool in
-            switch p.op {
-            case .inSet:
-                let set = sets[Int(p.set)]
-                for i in range where !set.contains(all[i]) { return false }
-                return true
-            case .intersects:
-                let set = sets[Int(p.set)]
-                for i in range where set.contains(all[i]) { return true }
-                return false
-            case .pmatch:
-                let set = sets[Int(p.set)]
-                for i in range {
-                    for prefix in set.items where pathPrefixMatch(all[i], prefix) { return true }
-                }
-                return false
-            default:
-                for i in range where compare(all[i], p.op, p.value, p.number) { return true }
-                return false
+        let op = p.pointee.op
+        if op == .exists { return true }
+        if p.pointee.otherSlot >= 0 { return testAgainstField(p.pointee, range) }
+        let all = output.base
+        switch op {
+        case .eq:
+            let rhs = p.pointee.value
+            for i in range where bytesEqual(all[i], rhs) { return true }
+            return false
+        case .startswith:
+            let rhs = p.pointee.value
+            for i in range where bytesHasPrefix(all[i], rhs) { return true }
+            return false
+        case .contains:
+            let rhs = p.pointee.value
+            for i in range where bytesContains(all[i], rhs) { return true }
+            return false
+        case .inSet:
+            let set = sets.baseAddress! + Int(p.pointee.set)
+            for i in range where !set.pointee.contains(all[i]) { return false }
+            return true
+        case .intersects:
+            let set = sets.baseAddress! + Int(p.pointee.set)
+            for i in range where set.pointee.contains(all[i]) { return true }
+            return false
+        case .pmatch:
+            let set = sets.baseAddress! + Int(p.pointee.set)
+            for i in range {
+                for prefix in set.pointee.items where pathPrefixMatch(all[i], prefix) { return true }
             }
+            return false
+        default:
+            return compareAny(p, range)
         }
+    }
+
+    /// The other operators (less frequent; kept out of line so that `test` stays small).
+    @inline(never) private func compareAny(_ p: UnsafeMutablePointer<Predicate>, _ range: Range<Int>) -> Bool {
+        let all = output.base
+        let op = p.pointee.op
+        let rhs = p.pointee.value
+        let number = p.pointee.number
+        for i in range where compare(all[i], op, rhs, number) { return true }
+        return false
     }
 
     /// `field op val(other)`: `in` = every value of the field is a value of `other`, `intersects` = any;
     /// other operators compare each value of the field with the first value of `other`.
     private func testAgainstField(_ p: Predicate, _ range: Range<Int>) -> Bool {
-        // Extract first: extraction appends to `output.values`, which must not be borrowed meanwhile.
+        // Extract first: extraction may move the output's values.
         let other = extract(Int(p.otherSlot))
         if other.isEmpty { return false }
-        return output.values.withUnsafeBufferPointer { all -> Bool in
-            switch p.op {
-            case .inSet:
-                outer: for i in range {
-                    for j in other where bytesEqual(all[i], all[j]) { continue outer }
-                    return false
-                }
-                return true
-            case .intersects:
-                for i in range {
-                    for j in other where bytesEqual(all[i], all[j]) { return true }
-                }
-                return false
-            default:
-                let rhs = all[other.lowerBound]
-                let number = p.op == .lt || p.op == .le || p.op == .gt || p.op == .ge ? parseInteger(rhs) : nil
-                for i in range where compare(all[i], p.op, rhs, number) { return true }
+        let all = output.base
+        switch p.op {
+        case .inSet:
+            outer: for i in range {
+                for j in other where bytesEqual(all[i], all[j]) { continue outer }
                 return false
             }
+            return true
+        case .intersects:
+            for i in range {
+                for j in other where bytesEqual(all[i], all[j]) { return true }
+            }
+            return false
+        default:
+            let rhs = all[other.lowerBound]
+            let number = p.op == .lt || p.op == .le || p.op == .gt || p.op == .ge ? parseInteger(rhs) : nil
+            for i in range where compare(all[i], p.op, rhs, number) { return true }
+            return false
         }
     }
 
@@ -242,5 +313,65 @@ public final class RuleEvaluator {
             }
         default: return false
         }
+    }
+}
+
+/// The rule programs grouped by the event's verb and stage: for each pair of verb bit and stage bit (see
+/// ``verbBit(_:)`` and ``stageBit(_:)``), the programs whose masks admit both, in load order. An event
+/// then meets only the programs of its bucket, and only the resource mask is left to check.
+struct ProgramBuckets {
+    /// Verb bits with a bucket: the known verbs (0–8), absent (62) and other (63).
+    static let verbBits: [Int] = Array(0..<knownVerbs.count) + [62, 63]
+    /// Stage bits with a bucket: the stages (0–4), absent (62) and other (63).
+    static let stageBits: [Int] = Array(0..<AuditStage.allCases.count) + [62, 63]
+    /// Bucket number of each verb bit and stage bit (-1: none; such events take the full scan).
+    private let verbSlot: UnsafeMutablePointer<Int8>
+    private let stageSlot: UnsafeMutablePointer<Int8>
+    /// Bucket b holds `items[starts[b] ..< starts[b + 1]]`.
+    private let starts: UnsafeMutablePointer<Int32>
+    let items: UnsafeMutablePointer<Int32>
+    private let stageCount: Int
+
+    init(_ programs: ContiguousArray<RuleProgram>) {
+        stageCount = Self.stageBits.count
+        verbSlot = .allocate(capacity: 64)
+        verbSlot.initialize(repeating: -1, count: 64)
+        stageSlot = .allocate(capacity: 64)
+        stageSlot.initialize(repeating: -1, count: 64)
+        for (k, bit) in Self.verbBits.enumerated() { verbSlot[bit] = Int8(k) }
+        for (k, bit) in Self.stageBits.enumerated() { stageSlot[bit] = Int8(k) }
+        var lists: [Int32] = []
+        var starts: [Int32] = []
+        for v in Self.verbBits {
+            for s in Self.stageBits {
+                starts.append(Int32(lists.count))
+                for (k, p) in programs.enumerated() where p.verbMask & (1 << UInt64(v)) != 0 && p.stageMask & (1 << UInt64(s)) != 0 {
+                    lists.append(Int32(k))
+                }
+            }
+        }
+        starts.append(Int32(lists.count))
+        self.starts = .allocate(capacity: starts.count)
+        self.starts.initialize(from: starts, count: starts.count)
+        items = .allocate(capacity: max(1, lists.count))
+        items.initialize(from: lists, count: lists.count)
+    }
+
+    func deallocate() {
+        verbSlot.deallocate()
+        stageSlot.deallocate()
+        starts.deallocate()
+        items.deallocate()
+    }
+
+    /// The positions in ``items`` of the programs for an event with these verb and stage bits; nil when
+    /// either is not a single bucketed bit (escaped text: all bits), and every program must be checked.
+    @inline(__always) func bucket(verb: UInt64, stage: UInt64) -> Range<Int>? {
+        guard verb.nonzeroBitCount == 1, stage.nonzeroBitCount == 1 else { return nil }
+        let v = Int(verbSlot[verb.trailingZeroBitCount])
+        let s = Int(stageSlot[stage.trailingZeroBitCount])
+        guard v >= 0, s >= 0 else { return nil }
+        let b = v &* stageCount &+ s
+        return Int(starts[b])..<Int(starts[b &+ 1])
     }
 }

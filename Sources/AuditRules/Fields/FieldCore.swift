@@ -11,13 +11,28 @@ public final class ScratchArena {
     private var current = 0
     private var used = 0
     private let blockSize: Int
+    /// The buffer behind ``FieldOutput``'s values.
+    private(set) var valueStorage: UnsafeMutablePointer<UnsafeRawBufferPointer>
+    private(set) var valueCapacity: Int
 
     public init(blockSize: Int = 64 << 10) {
         self.blockSize = blockSize
+        valueCapacity = 64
+        valueStorage = .allocate(capacity: valueCapacity)
     }
 
     deinit {
         for b in blocks { b.deallocate() }
+        valueStorage.deallocate()
+    }
+
+    /// Doubles the value buffer (rare: once the largest event's needs are met, never again).
+    @inline(never) func growValues() {
+        let bigger = UnsafeMutablePointer<UnsafeRawBufferPointer>.allocate(capacity: valueCapacity * 2)
+        bigger.moveInitialize(from: valueStorage, count: valueCapacity)
+        valueStorage.deallocate()
+        valueStorage = bigger
+        valueCapacity *= 2
     }
 
     /// Forgets everything handed out since the last reset.
@@ -114,24 +129,36 @@ public struct ArenaWriter {
 
 /// The values one field extraction produced for one event: texts (UTF-8 bytes), each either in the
 /// event's input bytes or in the ``ScratchArena``. No values means "not available" (Falco's `<NA>`).
+///
+/// The values live in a buffer owned by the arena (grown, never shrunk), so that appending one is a
+/// store and a count increment: no array uniqueness checks or reference counting on the hot path.
 public struct FieldOutput {
-    /// The values, in order.
-    public var values: [UnsafeRawBufferPointer] = []
     let arena: ScratchArena
+    /// How many values have been added since the last ``removeAll()``.
+    public private(set) var count = 0
 
     public init(arena: ScratchArena) {
         self.arena = arena
-        values.reserveCapacity(16)
     }
+
+    /// The values, in order (a copy; for tests and tools).
+    public var values: [UnsafeRawBufferPointer] {
+        Array(UnsafeBufferPointer(start: arena.valueStorage, count: count))
+    }
+
+    /// The storage of the values (valid until the next add).
+    @inline(__always) var base: UnsafeMutablePointer<UnsafeRawBufferPointer> { arena.valueStorage }
 
     /// Adds a value given as bytes that outlive the event (input bytes, arena bytes or static text).
     @inline(__always) public mutating func add(_ text: UnsafeRawBufferPointer) {
-        values.append(text)
+        if count == arena.valueCapacity { arena.growValues() }
+        arena.valueStorage[count] = text
+        count &+= 1
     }
 
     /// Adds static text.
     @inline(__always) public mutating func add(_ text: StaticString) {
-        values.append(UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+        add(UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
     /// Adds a JSON value as Falco does: a string's decoded content; any other value as its JSON text
@@ -139,19 +166,19 @@ public struct FieldOutput {
     @inline(__always) public mutating func add(json v: JSONValue) {
         if v.isNull { return }
         if v.isString && v.hasEscapes {
-            values.append(arena.build { $0.append(json: v) })
+            add(arena.build { $0.append(json: v) })
         } else {
-            values.append(v.rawBytes)
+            add(v.rawBytes)
         }
     }
 
     /// Adds a value assembled in the arena.
     public mutating func add(building body: (inout ArenaWriter) -> Void) {
-        values.append(arena.build(body))
+        add(arena.build(body))
     }
 
     public mutating func removeAll() {
-        values.removeAll(keepingCapacity: true)
+        count = 0
     }
 }
 
