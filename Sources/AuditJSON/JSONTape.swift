@@ -77,17 +77,39 @@ public final class JSONTape {
             throw JSONError(offset: 0, reason: .empty)
         }
         let p = start.assumingMemoryBound(to: UInt8.self)
+        let n = bytes.count
+        // A document of n bytes needs at most 2n + 2 words (every node takes two words and at least one
+        // byte, except an empty container's two nodes, which take two bytes). For documents up to
+        // `reserveLimit` bytes the tape is grown once up front and the parser writes without checks.
+        let unchecked = n <= JSONTape.reserveLimit
+        if unchecked && capacity < 2 &* n &+ 2 {
+            words.deallocate()
+            capacity = max(capacity * 2, 2 &* n &+ 2)
+            words = .allocate(capacity: capacity)
+        }
         var w = Writer(words: words, capacity: capacity, used: 0)
         defer {
             words = w.words
             capacity = w.capacity
         }
-        try run(p, bytes.count, &w)
+        if unchecked {
+            try run(p, n, &w, Unchecked.self)
+        } else {
+            try run(p, n, &w, Checked.self)
+        }
         used = w.used
         base = p
     }
 
     // MARK: - The parser
+
+    /// Documents up to this size are parsed into a tape reserved up front (at most 2 MiB of words).
+    static let reserveLimit = 128 << 10
+
+    /// Whether the parser checks the tape's capacity before each node (see ``parse(_:)``).
+    protocol CapacityPolicy { static var checks: Bool { get } }
+    enum Checked: CapacityPolicy { static var checks: Bool { true } }
+    enum Unchecked: CapacityPolicy { static var checks: Bool { false } }
 
     /// The parser's output state, kept in a local struct while parsing so that the hot loop works on
     /// registers instead of class properties (no dynamic exclusivity checks).
@@ -97,8 +119,8 @@ public final class JSONTape {
         var used: Int
 
         @inline(__always)
-        mutating func emit(_ tag: Tag, _ flags: UInt64, _ payload: Int, _ second: UInt64) {
-            if used &+ 2 > capacity { grow(used &+ 2) }
+        mutating func emit<C: CapacityPolicy>(_ tag: Tag, _ flags: UInt64, _ payload: Int, _ second: UInt64, _: C.Type) {
+            if C.checks && used &+ 2 > capacity { grow(used &+ 2) }
             words[used] = (UInt64(tag.rawValue) << tagShift) | (flags << flagShift) | UInt64(truncatingIfNeeded: payload)
             words[used &+ 1] = second
             used &+= 2
@@ -118,7 +140,7 @@ public final class JSONTape {
 
     private enum State { case value, afterValue }
 
-    private func run(_ p: UnsafePointer<UInt8>, _ n: Int, _ w: inout Writer) throws(JSONError) {
+    private func run<C: CapacityPolicy>(_ p: UnsafePointer<UInt8>, _ n: Int, _ w: inout Writer, _ cp: C.Type) throws(JSONError) {
         var i = 0
         var depth = 0
         var state = State.value
@@ -144,43 +166,43 @@ public final class JSONTape {
                 let c = p[i]
                 switch c {
                 case UInt8(ascii: "\""):
-                    try scanString(p, n, &i, &w)
+                    try scanString(p, n, &i, &w, cp)
                     state = .afterValue
                 case UInt8(ascii: "{"), UInt8(ascii: "["):
                     if depth >= maxDepth { throw JSONError(offset: i, reason: .tooDeep) }
                     let isObject = c == UInt8(ascii: "{")
                     stack[depth] = w.used
                     depth &+= 1
-                    w.emit(isObject ? .objectStart : .arrayStart, 0, 0, UInt64(i))
+                    w.emit(isObject ? .objectStart : .arrayStart, 0, 0, UInt64(i), cp)
                     i &+= 1
                     inObject = isObject
                     skipWhitespace()
                     guard i < n else { throw JSONError(offset: i, reason: .unexpectedEnd) }
                     if p[i] == (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
                         // Empty container: close it right away.
-                        close(p, &i, &depth, &inObject, &w, stack)
+                        close(p, &i, &depth, &inObject, &w, cp, stack)
                         state = .afterValue
                     } else if isObject {
-                        try scanKey(p, n, &i, &w)
+                        try scanKey(p, n, &i, &w, cp)
                         state = .value
                     } else {
                         state = .value
                     }
                 case UInt8(ascii: "t"):
-                    try literal(p, n, &i, 0x74_72_75_65, 4, .trueValue, &w)
+                    try literal(p, n, &i, 0x74_72_75_65, 4, .trueValue, &w, cp)
                     state = .afterValue
                 case UInt8(ascii: "f"):
                     if i &+ 5 <= n && p[i &+ 4] == UInt8(ascii: "e") {
-                        try literal(p, n, &i, 0x66_61_6C_73, 5, .falseValue, &w)
+                        try literal(p, n, &i, 0x66_61_6C_73, 5, .falseValue, &w, cp)
                     } else {
                         throw JSONError(offset: i, reason: .invalidLiteral)
                     }
                     state = .afterValue
                 case UInt8(ascii: "n"):
-                    try literal(p, n, &i, 0x6E_75_6C_6C, 4, .null, &w)
+                    try literal(p, n, &i, 0x6E_75_6C_6C, 4, .null, &w, cp)
                     state = .afterValue
                 case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-                    try scanNumber(p, n, &i, &w)
+                    try scanNumber(p, n, &i, &w, cp)
                     state = .afterValue
                 case UInt8(ascii: "]"), UInt8(ascii: "}"):
                     throw JSONError(offset: i, reason: .expectedValue)
@@ -199,11 +221,11 @@ public final class JSONTape {
                     i &+= 1
                     if inObject {
                         skipWhitespace()
-                        try scanKey(p, n, &i, &w)
+                        try scanKey(p, n, &i, &w, cp)
                     }
                     state = .value
                 } else if c == (inObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
-                    close(p, &i, &depth, &inObject, &w, stack)
+                    close(p, &i, &depth, &inObject, &w, cp, stack)
                 } else {
                     throw JSONError(offset: i, reason: inObject ? .expectedCommaOrBrace : .expectedCommaOrBracket)
                 }
@@ -213,11 +235,11 @@ public final class JSONTape {
 
     /// Closes the container on top of the stack; `p[i]` is its closing bracket.
     @inline(__always)
-    private func close(_ p: UnsafePointer<UInt8>, _ i: inout Int, _ depth: inout Int, _ inObject: inout Bool, _ w: inout Writer,
+    private func close<C: CapacityPolicy>(_ p: UnsafePointer<UInt8>, _ i: inout Int, _ depth: inout Int, _ inObject: inout Bool, _ w: inout Writer, _ cp: C.Type,
                        _ stack: UnsafeMutablePointer<Int>) {
         depth &-= 1
         let startIndex = stack[depth]
-        w.emit(inObject ? .objectEnd : .arrayEnd, 0, startIndex, UInt64(i))
+        w.emit(inObject ? .objectEnd : .arrayEnd, 0, startIndex, UInt64(i), cp)
         w.words[startIndex] |= UInt64(w.used)
         i &+= 1
         if depth > 0 {
@@ -228,10 +250,10 @@ public final class JSONTape {
 
     /// Scans `"key"` then optional whitespace and the colon.
     @inline(__always)
-    private func scanKey(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, _ w: inout Writer) throws(JSONError) {
+    private func scanKey<C: CapacityPolicy>(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, _ w: inout Writer, _ cp: C.Type) throws(JSONError) {
         guard i < n else { throw JSONError(offset: i, reason: .unexpectedEnd) }
         guard p[i] == UInt8(ascii: "\"") else { throw JSONError(offset: i, reason: .expectedKey) }
-        try scanString(p, n, &i, &w)
+        try scanString(p, n, &i, &w, cp)
         while i < n {
             let c = p[i]
             if c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 { i &+= 1 } else { break }
@@ -242,39 +264,52 @@ public final class JSONTape {
     }
 
     @inline(__always)
-    private func literal(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, _ first4: UInt32, _ length: Int, _ tag: Tag, _ w: inout Writer) throws(JSONError) {
+    private func literal<C: CapacityPolicy>(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, _ first4: UInt32, _ length: Int, _ tag: Tag, _ w: inout Writer, _ cp: C.Type) throws(JSONError) {
         guard i &+ length <= n else { throw JSONError(offset: i, reason: .invalidLiteral) }
         let word = UInt32(p[i]) << 24 | UInt32(p[i &+ 1]) << 16 | UInt32(p[i &+ 2]) << 8 | UInt32(p[i &+ 3])
         guard word == first4 else { throw JSONError(offset: i, reason: .invalidLiteral) }
-        w.emit(tag, 0, i, UInt64(length))
+        w.emit(tag, 0, i, UInt64(length), cp)
         i &+= length
     }
 
     /// Scans a string starting at the opening quote `p[i]`; leaves `i` just past the closing quote.
     @inline(__always)
-    private func scanString(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, _ w: inout Writer) throws(JSONError) {
+    private func scanString<C: CapacityPolicy>(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, _ w: inout Writer, _ cp: C.Type) throws(JSONError) {
         let contentStart = i &+ 1
         var j = contentStart
         var escaped: UInt64 = 0
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let highs: UInt64 = 0x8080_8080_8080_8080
+        let quote = SIMD16<UInt8>(repeating: 0x22)
+        let backslash = SIMD16<UInt8>(repeating: 0x5C)
+        let space = SIMD16<UInt8>(repeating: 0x20)
         while true {
-            // Eight bytes at a time: stop at a quote, a backslash or a control character.
-            while j &+ 8 <= n {
-                let x = UnsafeRawPointer(p + j).loadUnaligned(as: UInt64.self)
-                let q = x ^ (ones &* 0x22)
-                let b = x ^ (ones &* 0x5C)
-                let mask = (((q &- ones) & ~q) | ((b &- ones) & ~b) | ((x &- ones &* 0x20) & ~x)) & highs
-                if mask != 0 {
-                    j &+= mask.trailingZeroBitCount >> 3
+            // Sixteen bytes at a time: stop at a quote, a backslash or a control character. The lane
+            // mask is read back as two words whose lowest set byte is the first stop.
+            while j &+ 16 <= n {
+                let x = UnsafeRawPointer(p + j).loadUnaligned(as: SIMD16<UInt8>.self)
+                let m = (x .== quote) .| (x .== backslash) .| (x .< space)
+                let lanes = unsafeBitCast(m, to: SIMD2<UInt64>.self)
+                if lanes[0] != 0 {
+                    j &+= lanes[0].trailingZeroBitCount >> 3
                     break
                 }
-                j &+= 8
+                if lanes[1] != 0 {
+                    j &+= 8 &+ (lanes[1].trailingZeroBitCount >> 3)
+                    break
+                }
+                j &+= 16
+            }
+            if j &+ 16 > n {
+                // The last few bytes of the document, one at a time.
+                while j < n {
+                    let c = p[j]
+                    if c == 0x22 || c == 0x5C || c < 0x20 { break }
+                    j &+= 1
+                }
             }
             guard j < n else { throw JSONError(offset: n, reason: .unterminatedString) }
             let c = p[j]
             if c == UInt8(ascii: "\"") {
-                w.emit(.string, escaped, contentStart, UInt64(j &- contentStart))
+                w.emit(.string, escaped, contentStart, UInt64(j &- contentStart), cp)
                 i = j &+ 1
                 return
             } else if c == UInt8(ascii: "\\") {
@@ -295,16 +330,13 @@ public final class JSONTape {
                 }
             } else if c < 0x20 {
                 throw JSONError(offset: j, reason: .controlCharacterInString)
-            } else {
-                // A false positive of the word test (a borrow from a lower byte); step over it.
-                j &+= 1
             }
         }
     }
 
     /// Scans a number per RFC 8259's grammar.
     @inline(__always)
-    private func scanNumber(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, _ w: inout Writer) throws(JSONError) {
+    private func scanNumber<C: CapacityPolicy>(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, _ w: inout Writer, _ cp: C.Type) throws(JSONError) {
         let start = i
         var j = i
         var integer: UInt64 = 1
@@ -333,7 +365,7 @@ public final class JSONTape {
             while j < n && p[j] &- UInt8(ascii: "0") < 10 { j &+= 1 }
             if j == digits { throw JSONError(offset: j, reason: .invalidNumber) }
         }
-        w.emit(.number, integer, start, UInt64(j &- start))
+        w.emit(.number, integer, start, UInt64(j &- start), cp)
         i = j
     }
 }

@@ -203,6 +203,33 @@ final class TokenizerTests: XCTestCase {
         XCTAssertEqual(tape.root.member("a")!.count, 501)
     }
 
+    func testDensestDocumentsAroundTheReservedTapeLimit() throws {
+        // Small documents are parsed into a tape reserved up front (2 words per byte, no capacity checks);
+        // larger ones grow the tape as they go. The densest documents (empty containers, one-digit
+        // numbers, empty strings) must fit on both sides of the limit, and strings must end exactly at
+        // their quote whether it falls in a 16-byte block or in the last bytes of the input.
+        let tape = JSONTape(initialCapacity: 64)
+        for total in [JSONTape.reserveLimit - 7, JSONTape.reserveLimit + 9, 3 * JSONTape.reserveLimit] {
+            for unit in ["[],", "1,", "\"\",", "{},"] {
+                let count = (total - 2) / unit.utf8.count
+                let text = "[" + String(repeating: unit, count: count) + String(unit.dropLast()) + "]"
+                let bytes = Array(text.utf8)
+                try bytes.withUnsafeBytes { try tape.parse($0) }
+                XCTAssertEqual(tape.root.count, count + 1, "\(unit) x \(count)")
+                XCTAssertLessThanOrEqual(tape.wordCount, 2 * bytes.count + 2)
+            }
+        }
+        for length in 0..<40 {
+            let content = String(repeating: "a", count: length)
+            for suffix in ["", " ", String(repeating: " ", count: 17)] {
+                let text = "[\"\(content)\",\"x\\\"\(content)\"]" + suffix
+                XCTAssertEqual(try? parseResult(text).get(), "[\"\(content)\",\"x\\\"\(content)\"]", text)
+                XCTAssertThrowsError(try parseResult("[\"\(content)\u{01}\"]" + suffix).get())
+                XCTAssertThrowsError(try parseResult("[\"\(content)" + suffix).get())
+            }
+        }
+    }
+
     // MARK: JSONTestSuite
 
     func testJSONTestSuite() throws {
