@@ -113,6 +113,29 @@ let burstRules = """
 // MARK: - Loading and compiling
 
 final class StatefulLoadingTests: XCTestCase {
+    func testMergerFindsExactRepeatsOnly() {
+        // Repeats are found whatever the table size; keys that differ in any byte (or only in how bytes
+        // split between values) are never merged; a reset forgets the batch.
+        var merger = ObservationMerger()
+        func look(_ values: [String], as observation: Int) -> Int? {
+            merger.material.count = 0
+            merger.material.append(values.count)
+            for v in values {
+                merger.material.append(v.utf8.count)
+                Array(v.utf8).withUnsafeBytes { merger.material.append($0) }
+            }
+            return merger.lookupOrInsert(observation: observation)
+        }
+        for i in 0..<5_000 { XCTAssertNil(look(["user-\(i)", "10.0.\(i % 256).1"], as: i)) }
+        for i in stride(from: 0, to: 5_000, by: 7) { XCTAssertEqual(look(["user-\(i)", "10.0.\(i % 256).1"], as: -1), i) }
+        XCTAssertNil(look(["ab", "c"], as: 9_000))
+        XCTAssertNil(look(["a", "bc"], as: 9_001))
+        XCTAssertNil(look(["abc"], as: 9_002))
+        XCTAssertEqual(look(["a", "bc"], as: -1), 9_001)
+        merger.reset()
+        XCTAssertNil(look(["user-1", "10.0.1.1"], as: 0))
+    }
+
     func testAggregateIsParsedAndCompiled() throws {
         let h = try XCTUnwrap(StatefulHarness(rules: """
         - rule: Secret Harvest

@@ -1,4 +1,7 @@
 import AuditJSON
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One match of a stateful rule, made by a worker for ``StatefulDetectors``: when, for which key, with
 /// which distinct values, and the values of the rule's output fields (the event itself is gone by the
@@ -89,16 +92,130 @@ struct PackedOutput: Sendable {
 
 /// Per-batch state of a worker's observations: where the first observation of each (rule, key,
 /// distinct values) of first_seen rules and distinct rules with `max_count` is, so repeats are merged
-/// into it. Looked up by a
-/// hash of the raw field values (Swift's per-process seeded hasher), so a repeat costs no allocation.
+/// into it.
+///
+/// A repeat is recognised by its raw field values: they are laid out as bytes (rule, then each field's
+/// value count, lengths and bytes), hashed, and compared byte for byte with the candidates of the same
+/// hash, so a hash collision can never merge two different keys. A repeat allocates nothing once the
+/// tables have grown for the batch.
 public struct ObservationMerger {
-    var index: [Int: Int] = [:]
+    /// Open-addressing table of entry numbers + 1 (0 = empty); its size is a power of two.
+    var table: [Int32] = Array(repeating: 0, count: 256)
+    var entries: [Entry] = []
+    /// The field bytes of every entry, back to back.
+    let stored = GrowableBytes()
+    /// The candidate being looked up.
+    let material = GrowableBytes()
+
+    struct Entry {
+        var hash: UInt64
+        var observation: Int
+        var start: Int
+        var end: Int
+    }
 
     /// An empty merger (one per batch).
     public init() {}
 
     /// Forgets the batch (call with a new, empty observation list).
-    public mutating func reset() { index.removeAll(keepingCapacity: true) }
+    public mutating func reset() {
+        for i in table.indices { table[i] = 0 }
+        entries.removeAll(keepingCapacity: true)
+        stored.count = 0
+    }
+
+    /// Looks `material` up: the observation it repeats, or nil after remembering it as `observation`.
+    mutating func lookupOrInsert(observation: Int) -> Int? {
+        let m = material.bytes
+        let h = fastHash(m)
+        var mask = table.count - 1
+        var slot = Int(truncatingIfNeeded: h) & mask
+        while table[slot] != 0 {
+            let e = entries[Int(table[slot]) - 1]
+            if e.hash == h && e.end - e.start == m.count
+                && (m.count == 0 || memcmp(stored.base + e.start, m.baseAddress!, m.count) == 0) {
+                return e.observation
+            }
+            slot = (slot + 1) & mask
+        }
+        let start = stored.count
+        stored.append(m)
+        entries.append(Entry(hash: h, observation: observation, start: start, end: stored.count))
+        table[slot] = Int32(entries.count)
+        if entries.count * 2 > table.count {
+            // Grow and re-insert (the table stays at most half full).
+            table = Array(repeating: 0, count: table.count * 2)
+            mask = table.count - 1
+            for (k, e) in entries.enumerated() {
+                var s = Int(truncatingIfNeeded: e.hash) & mask
+                while table[s] != 0 { s = (s + 1) & mask }
+                table[s] = Int32(k + 1)
+            }
+        }
+        return nil
+    }
+}
+
+/// A byte buffer that only grows (appending is a `memcpy`, with no per-call generic overhead).
+final class GrowableBytes {
+    private(set) var base: UnsafeMutableRawPointer
+    private var capacity: Int
+    var count = 0
+
+    init(capacity: Int = 4096) {
+        self.capacity = capacity
+        base = .allocate(byteCount: capacity, alignment: 8)
+    }
+
+    deinit { base.deallocate() }
+
+    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+
+    @inline(__always) func append(_ b: UnsafeRawBufferPointer) {
+        if count + b.count > capacity { grow(count + b.count) }
+        if b.count > 0 { (base + count).copyMemory(from: b.baseAddress!, byteCount: b.count) }
+        count += b.count
+    }
+
+    @inline(__always) func append(_ x: Int) {
+        if count + 4 > capacity { grow(count + 4) }
+        (base + count).storeBytes(of: UInt32(truncatingIfNeeded: x).littleEndian, as: UInt32.self)
+        count += 4
+    }
+
+    @inline(never) private func grow(_ needed: Int) {
+        var c = capacity * 2
+        while c < needed { c *= 2 }
+        let n = UnsafeMutableRawPointer.allocate(byteCount: c, alignment: 8)
+        n.copyMemory(from: base, byteCount: count)
+        base.deallocate()
+        base = n
+        capacity = c
+    }
+}
+
+/// A fast 64-bit hash of bytes (8 at a time, multiply and shift mixing). Only used to find candidates,
+/// which are then compared byte for byte, so its quality affects speed, never results.
+@inline(__always) func fastHash(_ b: UnsafeRawBufferPointer) -> UInt64 {
+    var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(b.count)
+    var i = 0
+    let n = b.count
+    while i + 8 <= n {
+        let w = b.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+        h = (h ^ w) &* 0xBF58_476D_1CE4_E5B9
+        h ^= h >> 31
+        i += 8
+    }
+    var tail: UInt64 = 0
+    var shift: UInt64 = 0
+    while i < n {
+        tail |= UInt64(b[i]) << shift
+        shift += 8
+        i += 1
+    }
+    h = (h ^ tail) &* 0x94D0_49BB_1331_11EB
+    h ^= h >> 29
+    return h
 }
 
 /// What a worker needs to make a stateful rule's observations, flattened for the hot path.
@@ -130,19 +247,17 @@ extension RuleEvaluator {
                         into list: inout [Observation], merging merger: inout ObservationMerger) {
         guard let plan = ruleSet.observationPlans[index] else { return }
         if plan.merges {
-            var hasher = Hasher()
-            hasher.combine(index)
-            for slot in plan.keySlots { combine(slot, into: &hasher) }
+            merger.material.count = 0
+            merger.material.append(index)
+            for slot in plan.keySlots { appendMaterial(slot, to: &merger) }
             for slots in plan.distinctSlots {
-                for slot in slots { combine(slot, into: &hasher) }
+                for slot in slots { appendMaterial(slot, to: &merger) }
             }
-            let h = hasher.finalize()
-            if let at = merger.index[h], at < list.count {
+            if let at = merger.lookupOrInsert(observation: list.count), at < list.count {
                 list[at].occurrences += 1
                 if time > list[at].lastTime { list[at].lastTime = time }
                 return
             }
-            merger.index[h] = list.count
         }
         list.append(makeObservation(plan, rule: index, step: step, time: time, auditID: auditID?.decodedString() ?? "",
                                     source: source, line: line, item: item))
@@ -157,32 +272,48 @@ extension RuleEvaluator {
         return makeObservation(plan, rule: index, step: step, time: time, auditID: auditID, source: source, line: line, item: item)
     }
 
-    private func combine(_ slot: Int, into hasher: inout Hasher) {
+    /// Lays out a field's values for ``ObservationMerger``: count, then each value's length and bytes.
+    private func appendMaterial(_ slot: Int, to merger: inout ObservationMerger) {
         let values = self.values(ofSlot: slot)
-        hasher.combine(values.count)
+        let m = merger.material
+        m.append(values.count)
         for v in values {
-            hasher.combine(v.count)
-            hasher.combine(bytes: v)
+            m.append(v.count)
+            m.append(v)
         }
     }
 
     private func makeObservation(_ plan: ObservationPlan, rule: Int, step: Int, time: Int64, auditID: String, source: String,
                                  line: Int, item: Int) -> Observation {
-        var key = ""
+        // Texts are assembled as bytes in one reused buffer and become a String once each.
+        var text = observationScratch
+        text.removeAll(keepingCapacity: true)
         for (k, slot) in plan.keySlots.enumerated() {
-            if k > 0 { key += "\u{1F}" }
-            appendText(ofSlot: slot, prefix: plan.keyPrefixes[k], to: &key)
+            if k > 0 { text.append(0x1F) }
+            appendText(ofSlot: slot, prefix: plan.keyPrefixes[k], to: &text)
         }
+        let key = String(decoding: text, as: UTF8.self)
         var distinct: [String] = []
+        distinct.reserveCapacity(plan.distinctSlots.count)
         for (c, slots) in plan.distinctSlots.enumerated() {
-            var text = ""
+            text.removeAll(keepingCapacity: true)
             for (k, slot) in slots.enumerated() {
-                if k > 0 { text += "/" }
+                if k > 0 { text.append(UInt8(ascii: "/")) }
                 appendText(ofSlot: slot, prefix: plan.distinctPrefixes[c][k], to: &text)
             }
-            distinct.append(text)
+            distinct.append(String(decoding: text, as: UTF8.self))
         }
+        observationScratch = text
         var packed = PackedOutput()
+        var total = 0
+        var count = 0
+        for slot in plan.outputFields {
+            let values = self.values(ofSlot: slot)
+            count += 1 + values.count
+            for v in values { total += v.count }
+        }
+        packed.ends.reserveCapacity(count)
+        packed.bytes.reserveCapacity(total)
         for slot in plan.outputFields {
             let values = self.values(ofSlot: slot)
             packed.ends.append(Int32(values.count))
@@ -195,30 +326,30 @@ extension RuleEvaluator {
                            source: source, line: line, item: item, output: packed)
     }
 
-    /// A field's values as one key component.
-    private func appendText(ofSlot slot: Int, prefix: Int?, to out: inout String) {
+    /// A field's values as one key component: `<NA>` when it has none, values joined with commas, an
+    /// address reduced to its network for a `/N` field, U+001F (which joins components) replaced by
+    /// U+FFFD.
+    private func appendText(ofSlot slot: Int, prefix: Int?, to out: inout [UInt8]) {
         let values = self.values(ofSlot: slot)
         if values.isEmpty {
-            out += "<NA>"
+            out.append(contentsOf: "<NA>".utf8)
             return
         }
         for (i, v) in values.enumerated() {
-            if i > 0 { out += "," }
+            if i > 0 { out.append(UInt8(ascii: ",")) }
             if let prefix, let network = NetworkPrefix.network(of: v, ipv4Bits: prefix) {
-                out += network
+                out.append(contentsOf: network.utf8)
             } else if v.contains(0x1F) {
-                // The unit separator joins key components.
-                out += String(decoding: v, as: UTF8.self).replacingUnitSeparators()
+                for b in v {
+                    if b == 0x1F { out.append(contentsOf: [0xEF, 0xBF, 0xBD]) } else { out.append(b) }
+                }
             } else {
-                out += String(decoding: v, as: UTF8.self)
+                out.append(contentsOf: v)
             }
         }
     }
 }
 
-private extension String {
-    func replacingUnitSeparators() -> String { String(map { $0 == "\u{1F}" ? "\u{FFFD}" : $0 }) }
-}
 
 /// Reduces IP addresses to networks: IPv4 to /N, IPv6 to /64 (an IPv4-mapped IPv6 address counts as
 /// IPv4).
