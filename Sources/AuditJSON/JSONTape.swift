@@ -210,6 +210,27 @@ public final class JSONTape {
                     throw JSONError(offset: i, reason: .unexpectedCharacter)
                 }
             case .afterValue:
+                // Compact JSON inside a container: a comma (then, in an object, the next key's quote) or
+                // the closing bracket comes right after the value.
+                if depth > 0 && i &+ 1 < n {
+                    let c = p[i]
+                    if c == UInt8(ascii: ",") {
+                        if !inObject {
+                            i &+= 1
+                            state = .value
+                            continue
+                        }
+                        if p[i &+ 1] == UInt8(ascii: "\"") {
+                            i &+= 1
+                            try scanKey(p, n, &i, &w, cp)
+                            state = .value
+                            continue
+                        }
+                    } else if c == (inObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
+                        close(p, &i, &depth, &inObject, &w, cp, stack)
+                        continue
+                    }
+                }
                 skipWhitespace()
                 if depth == 0 {
                     if i != n { throw JSONError(offset: i, reason: .trailingCharacters) }
@@ -254,6 +275,11 @@ public final class JSONTape {
         guard i < n else { throw JSONError(offset: i, reason: .unexpectedEnd) }
         guard p[i] == UInt8(ascii: "\"") else { throw JSONError(offset: i, reason: .expectedKey) }
         try scanString(p, n, &i, &w, cp)
+        if i < n && p[i] == UInt8(ascii: ":") {
+            // Compact JSON: the colon right after the key.
+            i &+= 1
+            return
+        }
         while i < n {
             let c = p[i]
             if c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 { i &+= 1 } else { break }
@@ -284,29 +310,27 @@ public final class JSONTape {
         while true {
             // Sixteen bytes at a time: stop at a quote, a backslash or a control character. The lane
             // mask is read back as two words whose lowest set byte is the first stop.
-            while j &+ 16 <= n {
+            if j &+ 16 <= n {
                 let x = UnsafeRawPointer(p + j).loadUnaligned(as: SIMD16<UInt8>.self)
                 let m = (x .== quote) .| (x .== backslash) .| (x .< space)
                 let lanes = unsafeBitCast(m, to: SIMD2<UInt64>.self)
                 if lanes[0] != 0 {
                     j &+= lanes[0].trailingZeroBitCount >> 3
-                    break
-                }
-                if lanes[1] != 0 {
+                } else if lanes[1] != 0 {
                     j &+= 8 &+ (lanes[1].trailingZeroBitCount >> 3)
-                    break
+                } else {
+                    j &+= 16
+                    continue
                 }
-                j &+= 16
-            }
-            if j &+ 16 > n {
+            } else {
                 // The last few bytes of the document, one at a time.
                 while j < n {
                     let c = p[j]
                     if c == 0x22 || c == 0x5C || c < 0x20 { break }
                     j &+= 1
                 }
+                guard j < n else { throw JSONError(offset: n, reason: .unterminatedString) }
             }
-            guard j < n else { throw JSONError(offset: n, reason: .unterminatedString) }
             let c = p[j]
             if c == UInt8(ascii: "\"") {
                 w.emit(.string, escaped, contentStart, UInt64(j &- contentStart), cp)

@@ -131,27 +131,33 @@ public struct AuditEvent {
                 continue
             }
             let at = Int32(truncatingIfNeeded: value.index)
+            // Whole-word comparisons: a key of 4-7 bytes is two overlapping 4-byte loads, 8-16 bytes two
+            // overlapping 8-byte loads, 24 bytes three; never a byte outside the key.
+            let b = k.baseAddress!
             switch k.count {
             case 4:
-                if key.stringEquals("verb") { _verb = at } else if key.stringEquals("user") { _user = at } else if key.stringEquals("kind") { _kind = at }
+                let w = b.loadUnaligned(as: UInt32.self)
+                if w == keyWord4("verb") { _verb = at } else if w == keyWord4("user") { _user = at } else if w == keyWord4("kind") { _kind = at }
             case 5:
-                if key.stringEquals("stage") { _stageValue = at } else if key.stringEquals("level") { _level = at }
+                if keyEquals5(b, "stage") { _stageValue = at } else if keyEquals5(b, "level") { _level = at }
             case 7:
-                if key.stringEquals("auditID") { _auditID = at }
+                if keyEquals7(b, "auditID") { _auditID = at }
             case 9:
-                if key.stringEquals("sourceIPs") { _sourceIPs = at } else if key.stringEquals("userAgent") { _userAgent = at } else if key.stringEquals("objectRef") { _objectRef = at }
+                if keyEquals16(b, 9, "sourceIPs") { _sourceIPs = at } else if keyEquals16(b, 9, "userAgent") { _userAgent = at }
+                else if keyEquals16(b, 9, "objectRef") { _objectRef = at }
             case 10:
-                if key.stringEquals("requestURI") { _requestURI = at } else if key.stringEquals("apiVersion") { _apiVersion = at }
+                if keyEquals16(b, 10, "requestURI") { _requestURI = at } else if keyEquals16(b, 10, "apiVersion") { _apiVersion = at }
             case 11:
-                if key.stringEquals("annotations") { _annotations = at }
+                if keyEquals16(b, 11, "annotations") { _annotations = at }
             case 13:
-                if key.stringEquals("requestObject") { _requestObject = at }
+                if keyEquals16(b, 13, "requestObject") { _requestObject = at }
             case 14:
-                if key.stringEquals("responseStatus") { _responseStatus = at } else if key.stringEquals("responseObject") { _responseObject = at } else if key.stringEquals("stageTimestamp") { _stageTimestamp = at }
+                if keyEquals16(b, 14, "responseStatus") { _responseStatus = at } else if keyEquals16(b, 14, "responseObject") { _responseObject = at }
+                else if keyEquals16(b, 14, "stageTimestamp") { _stageTimestamp = at }
             case 16:
-                if key.stringEquals("impersonatedUser") { _impersonatedUser = at }
+                if keyEquals16(b, 16, "impersonatedUser") { _impersonatedUser = at }
             case 24:
-                if key.stringEquals("requestReceivedTimestamp") { _requestReceivedTimestamp = at }
+                if keyEquals16(b, 16, "requestReceivedTimestamp") && keyEquals16(b + 8, 16, "eceivedTimestamp") { _requestReceivedTimestamp = at }
             default:
                 break
             }
@@ -234,6 +240,27 @@ public struct AuditEvent {
     @inlinable public var requestReceivedTime: Int64? { requestReceivedTimestamp.flatMap { parseRFC3339Nanos($0.rawBytes) } }
     /// The event time AuditHound uses (as Falco's k8saudit plugin: `stageTimestamp`, else the received time).
     @inlinable public var time: Int64? { stageTime ?? requestReceivedTime }
+}
+
+// Key comparison helpers for `AuditEvent.init`: the expected words are read from the static text.
+
+@inlinable @inline(__always) func keyWord4(_ s: StaticString, _ offset: Int = 0) -> UInt32 {
+    UnsafeRawPointer(s.utf8Start + offset).loadUnaligned(as: UInt32.self)
+}
+
+@inlinable @inline(__always) func keyEquals5(_ b: UnsafeRawPointer, _ s: StaticString) -> Bool {
+    b.loadUnaligned(as: UInt32.self) == keyWord4(s) && b.load(fromByteOffset: 4, as: UInt8.self) == s.utf8Start[4]
+}
+
+@inlinable @inline(__always) func keyEquals7(_ b: UnsafeRawPointer, _ s: StaticString) -> Bool {
+    b.loadUnaligned(as: UInt32.self) == keyWord4(s) && (b + 3).loadUnaligned(as: UInt32.self) == keyWord4(s, 3)
+}
+
+/// A key of `n` bytes (8 <= n <= 16) equals the first `n` bytes of `s` (which has at least `n`).
+@inlinable @inline(__always) func keyEquals16(_ b: UnsafeRawPointer, _ n: Int, _ s: StaticString) -> Bool {
+    let t = UnsafeRawPointer(s.utf8Start)
+    return b.loadUnaligned(as: UInt64.self) == t.loadUnaligned(as: UInt64.self)
+        && (b + (n - 8)).loadUnaligned(as: UInt64.self) == (t + (n - 8)).loadUnaligned(as: UInt64.self)
 }
 
 /// Parses an RFC 3339 timestamp (`2026-11-23T10:00:00.123456Z`, `...+02:00`; `t`/space accepted as the
