@@ -78,6 +78,12 @@ enum Instruction {
     case call(Int32)
     case jumpIfFalse(Int32)
     case jumpIfTrue(Int32)
+    /// A test (or a shared macro) followed by a conditional jump, in one dispatch: the and/or chains of
+    /// conditions are mostly made of these.
+    case testJumpIfFalse(Int32, Int32)
+    case testJumpIfTrue(Int32, Int32)
+    case callJumpIfFalse(Int32, Int32)
+    case callJumpIfTrue(Int32, Int32)
     case not
     case constant(Bool)
 }

@@ -715,14 +715,38 @@ private struct Compiler {
             if children.isEmpty { instructions.append(.constant(isAnd)); return }
             var patches: [Int] = []
             for (k, c) in children.enumerated() {
-                emit(c)
                 if k < children.count - 1 {
-                    patches.append(instructions.count)
-                    instructions.append(isAnd ? .jumpIfFalse(0) : .jumpIfTrue(0))
+                    // A test or macro call and the jump after it become one instruction. No jump can
+                    // land between them: only chain ends are jump targets, and a chain ends after its
+                    // last child, which is never fused.
+                    switch c {
+                    case .predicate(let p):
+                        patches.append(instructions.count)
+                        instructions.append(isAnd ? .testJumpIfFalse(Int32(p), 0) : .testJumpIfTrue(Int32(p), 0))
+                        continue
+                    case .memo(let id):
+                        patches.append(instructions.count)
+                        instructions.append(isAnd ? .callJumpIfFalse(Int32(id), 0) : .callJumpIfTrue(Int32(id), 0))
+                        continue
+                    default:
+                        emit(c)
+                        patches.append(instructions.count)
+                        instructions.append(isAnd ? .jumpIfFalse(0) : .jumpIfTrue(0))
+                    }
+                } else {
+                    emit(c)
                 }
             }
             let end = Int32(instructions.count)
-            for p in patches { instructions[p] = isAnd ? .jumpIfFalse(end) : .jumpIfTrue(end) }
+            for p in patches {
+                switch instructions[p] {
+                case .testJumpIfFalse(let t, _): instructions[p] = .testJumpIfFalse(t, end)
+                case .testJumpIfTrue(let t, _): instructions[p] = .testJumpIfTrue(t, end)
+                case .callJumpIfFalse(let t, _): instructions[p] = .callJumpIfFalse(t, end)
+                case .callJumpIfTrue(let t, _): instructions[p] = .callJumpIfTrue(t, end)
+                default: instructions[p] = isAnd ? .jumpIfFalse(end) : .jumpIfTrue(end)
+                }
+            }
         }
     }
 

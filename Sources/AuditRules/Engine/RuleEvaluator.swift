@@ -30,6 +30,13 @@ public final class RuleEvaluator {
     private let programs: UnsafeMutableBufferPointer<RuleProgram>
     private let slots: UnsafeMutablePointer<FieldSlot>
     private let programBuckets: ProgramBuckets
+    /// Per (verb and stage bucket, resource bit): the programs to run, as a range of `resolvedItems`
+    /// (start -1: not computed yet). Filled lazily: an event stream meets few combinations.
+    private let resolvedStart: UnsafeMutablePointer<Int32>
+    private let resolvedCount: UnsafeMutablePointer<Int32>
+    private var resolvedItems: UnsafeMutablePointer<Int32>
+    private var resolvedUsed = 0
+    private var resolvedCapacity = 1024
     // Shared macro bodies and their per-event results (valid when the generation matches).
     private let memoRanges: UnsafeMutableBufferPointer<MemoRange>
     private let memoGeneration: UnsafeMutablePointer<UInt32>
@@ -65,6 +72,11 @@ public final class RuleEvaluator {
         _ = programs.initialize(from: ruleSet.programs)
         event = .allocate(capacity: 1)
         programBuckets = ProgramBuckets(ruleSet.programs)
+        resolvedStart = .allocate(capacity: programBuckets.bucketCount * 64)
+        resolvedStart.initialize(repeating: -1, count: programBuckets.bucketCount * 64)
+        resolvedCount = .allocate(capacity: programBuckets.bucketCount * 64)
+        resolvedCount.initialize(repeating: 0, count: programBuckets.bucketCount * 64)
+        resolvedItems = .allocate(capacity: resolvedCapacity)
         memoRanges = .allocate(capacity: max(1, ruleSet.memos.count))
         _ = memoRanges.initialize(from: ruleSet.memos)
         memoGeneration = .allocate(capacity: max(1, ruleSet.memos.count))
@@ -91,6 +103,9 @@ public final class RuleEvaluator {
         instructions.deallocate()
         programs.deallocate()
         programBuckets.deallocate()
+        resolvedStart.deallocate()
+        resolvedCount.deallocate()
+        resolvedItems.deallocate()
         slots.deinitialize(count: ruleSet.fields.count)
         slots.deallocate()
     }
@@ -125,11 +140,16 @@ public final class RuleEvaluator {
         let stage = stageBit(e)
         let resource = resourceBit(e.resource)
         let programs = self.programs
-        if let bucket = programBuckets.bucket(verb: verb, stage: stage) {
-            // Only the programs whose verb and stage masks admit this event's (see ``ProgramBuckets``).
-            for k in bucket {
-                let p = programs[Int(programBuckets.items[k])]
-                if p.resourceMask & resource == 0 { continue }
+        if let b = programBuckets.bucketIndex(verb: verb, stage: stage), resource.nonzeroBitCount == 1 {
+            // Only the programs whose verb, stage and resource masks admit this event: the bucket's list
+            // filtered by the resource bit, computed on first use and kept (see ``resolvedPrograms``).
+            let key = b &* 64 &+ resource.trailingZeroBitCount
+            if resolvedStart[key] < 0 { resolve(key, bucket: b, resource: resource) }
+            let start = Int(resolvedStart[key])
+            let end = start &+ Int(resolvedCount[key])
+            let items = resolvedItems
+            for k in start..<end {
+                let p = programs[Int(items[k])]
                 programsRun &+= 1
                 if run(Int(p.start), Int(p.end)) { match(Int(p.rule), Int(p.step)) }
             }
@@ -141,6 +161,29 @@ public final class RuleEvaluator {
             programsRun &+= 1
             if run(Int(p.start), Int(p.end)) { match(Int(p.rule), Int(p.step)) }
         }
+    }
+
+    @inline(never) private func resolve(_ key: Int, bucket b: Int, resource: UInt64) {
+        let range = programBuckets.range(of: b)
+        if resolvedUsed + range.count > resolvedCapacity {
+            var c = resolvedCapacity * 2
+            while c < resolvedUsed + range.count { c *= 2 }
+            let n = UnsafeMutablePointer<Int32>.allocate(capacity: c)
+            n.update(from: resolvedItems, count: resolvedUsed)
+            resolvedItems.deallocate()
+            resolvedItems = n
+            resolvedCapacity = c
+        }
+        let start = resolvedUsed
+        for k in range {
+            let index = programBuckets.items[k]
+            if programs[Int(index)].resourceMask & resource != 0 {
+                resolvedItems[resolvedUsed] = index
+                resolvedUsed += 1
+            }
+        }
+        resolvedStart[key] = Int32(start)
+        resolvedCount[key] = Int32(resolvedUsed - start)
     }
 
     /// Evaluates one rule on `e` (no index pruning); for tests and tools.
@@ -166,6 +209,18 @@ public final class RuleEvaluator {
             case .jumpIfFalse(let target):
                 pc = acc ? pc &+ 1 : Int(target)
             case .jumpIfTrue(let target):
+                pc = acc ? Int(target) : pc &+ 1
+            case .testJumpIfFalse(let p, let target):
+                acc = test(Int(p))
+                pc = acc ? pc &+ 1 : Int(target)
+            case .testJumpIfTrue(let p, let target):
+                acc = test(Int(p))
+                pc = acc ? Int(target) : pc &+ 1
+            case .callJumpIfFalse(let id, let target):
+                acc = call(Int(id))
+                pc = acc ? pc &+ 1 : Int(target)
+            case .callJumpIfTrue(let id, let target):
+                acc = call(Int(id))
                 pc = acc ? Int(target) : pc &+ 1
             case .not:
                 acc = !acc
@@ -366,14 +421,21 @@ struct ProgramBuckets {
         items.deallocate()
     }
 
-    /// The positions in ``items`` of the programs for an event with these verb and stage bits; nil when
-    /// either is not a single bucketed bit (escaped text: all bits), and every program must be checked.
-    @inline(__always) func bucket(verb: UInt64, stage: UInt64) -> Range<Int>? {
+    /// The number of buckets.
+    var bucketCount: Int { Self.verbBits.count * stageCount }
+
+    /// The bucket of an event with these verb and stage bits; nil when either is not a single bucketed bit
+    /// (escaped text: all bits), and every program must be checked.
+    @inline(__always) func bucketIndex(verb: UInt64, stage: UInt64) -> Int? {
         guard verb.nonzeroBitCount == 1, stage.nonzeroBitCount == 1 else { return nil }
         let v = Int(verbSlot[verb.trailingZeroBitCount])
         let s = Int(stageSlot[stage.trailingZeroBitCount])
         guard v >= 0, s >= 0 else { return nil }
-        let b = v &* stageCount &+ s
-        return Int(starts[b])..<Int(starts[b &+ 1])
+        return v &* stageCount &+ s
+    }
+
+    /// The positions in ``items`` of bucket `b`'s programs.
+    @inline(__always) func range(of b: Int) -> Range<Int> {
+        Int(starts[b])..<Int(starts[b &+ 1])
     }
 }
