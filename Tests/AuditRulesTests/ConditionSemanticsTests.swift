@@ -478,6 +478,43 @@ final class ConditionSemanticsTests: XCTestCase {
         XCTAssertEqual(h.programsRun(missing), 1)
     }
 
+    func testFusedAlternativesMatchTheirParts() throws {
+        // Three or more `contains`/`icontains`/`startswith` alternatives on one field become one set
+        // test; it must give what the separate tests give, on scalar and list fields, with patterns of
+        // one byte (no pair table), at the end of the value, overlapping, and in other cases.
+        let patterns = ["kube-hunter", "Nmap", "ab", "b", "zz"]
+        let values = ["", "a", "b", "kube-hunter", "xkube-hunte", "my kube-hunter/1.0", "NMAP", "nmap scripting", "xxab", "aab",
+                      "zzz", "kube-hunteR", "Ω kube-hunter", "A", "z", "ZZ"]
+        let ops: [(String, (String, String) -> Bool)] = [
+            ("contains", { $0.contains($1) }),
+            ("icontains", { $0.lowercased().contains($1.lowercased()) }),
+            ("startswith", { $0.hasPrefix($1) }),
+        ]
+        for (op, reference) in ops {
+            for count in [3, 4, 5] {
+                let chosen = Array(patterns.prefix(count))
+                let condition = chosen.map { "ka.useragent \(op) \"\($0)\"" }.joined(separator: " or ")
+                    + " or ka.verb = nothing"
+                let h = try EngineHarness(engineRuleFile(condition))
+                // The alternatives were fused into one test: a value that matches none runs two tests.
+                let run = EngineHarness.withEvent(EngineEvent.json(["userAgent": "none of them"])) { e -> Int in
+                    let before = h.evaluator.predicatesRun
+                    _ = h.evaluator.matches(rule: 0, e)
+                    return h.evaluator.predicatesRun - before
+                }
+                XCTAssertEqual(run, 2, condition)
+                let groups = try EngineHarness(engineRuleFile(chosen.map { "ka.user.groups \(op) \"\($0)\"" }.joined(separator: " or ")))
+                for v in values {
+                    let expected = chosen.contains { reference(v, $0) }
+                    XCTAssertEqual(h.fired(EngineEvent.json(["userAgent": v])) == ["T"], expected, "\(v) \(condition)")
+                    let list = ["system:authenticated", v]
+                    XCTAssertEqual(groups.fired(EngineEvent.json(["user/groups": list])) == ["T"], list.contains { x in chosen.contains { reference(x, $0) } },
+                                   "groups \(list) \(op)")
+                }
+            }
+        }
+    }
+
     func testSharedMacrosAreEvaluatedOncePerEvent() throws {
         // Three rules use the same two-test macro: its tests run once per event, not once per rule, and
         // every rule still sees its value (true or false). A one-test macro is inlined.

@@ -90,6 +90,9 @@ enum Instruction {
 
 enum PredicateOp: UInt8 {
     case eq, ne, lt, le, gt, ge, inSet, intersects, contains, icontains, startswith, endswith, glob, iglob, pmatch, exists
+    /// Fused `or` chains on one field (the compiler's doing): any of the set's items is a substring
+    /// (`containsAny`, `icontainsAny`) or a prefix (`startswithAny`).
+    case containsAny, icontainsAny, startswithAny
 }
 
 /// One test of a field. The right-hand side is `value` (with `number` when it is an integer), the set

@@ -222,6 +222,24 @@ struct ByteSet {
     /// Bit `count % 64` is set for the byte count of every item: most values are rejected on their length
     /// alone, without comparing or hashing a byte.
     let lengths: UInt64
+    /// For substring sets (`containsAny`, `icontainsAny`): a 65,536-bit table of the first two bytes of
+    /// every pattern (lowercased for `icontainsAny`), so that a value is scanned once and patterns are
+    /// compared only where their first two bytes occur. Nil when a pattern is shorter than two bytes.
+    var pairs: UnsafeMutablePointer<UInt64>? = nil
+
+    /// Builds the pair table (see ``pairs``) when every item has at least two bytes.
+    mutating func buildPairs(foldCase: Bool) {
+        guard !items.isEmpty, items.allSatisfy({ $0.count >= 2 }) else { return }
+        let t = UnsafeMutablePointer<UInt64>.allocate(capacity: 1024)
+        t.initialize(repeating: 0, count: 1024)
+        for item in items {
+            let a = foldCase ? asciiLower(item[0]) : item[0]
+            let b = foldCase ? asciiLower(item[1]) : item[1]
+            let k = Int(a) << 8 | Int(b)
+            t[k >> 6] |= 1 << UInt64(k & 63)
+        }
+        pairs = t
+    }
 
     init(items: [UnsafeRawBufferPointer]) {
         self.lengths = items.reduce(0) { $0 | (1 << UInt64($1.count & 63)) }
@@ -248,6 +266,37 @@ struct ByteSet {
     func deallocate() {
         UnsafeMutableBufferPointer(mutating: items).deallocate()
         table.deallocate()
+        pairs?.deallocate()
+    }
+
+    /// Whether `v` contains one of the items (with `foldCase`, ASCII case-insensitively; the items are then
+    /// lowercase).
+    func substringOf(_ v: UnsafeRawBufferPointer, foldCase: Bool) -> Bool {
+        guard let pairs else {
+            for item in items where foldCase ? bytesContainsCaseInsensitive(v, item) : bytesContains(v, item) { return true }
+            return false
+        }
+        let n = v.count
+        if n < 2 { return false }
+        var i = 0
+        while i &+ 1 < n {
+            let a = foldCase ? asciiLower(v[i]) : v[i]
+            let b = foldCase ? asciiLower(v[i &+ 1]) : v[i &+ 1]
+            let k = Int(a) &<< 8 | Int(b)
+            if pairs[k &>> 6] & (1 &<< UInt64(k & 63)) != 0 {
+                for item in items where item.count <= n &- i {
+                    var j = 0
+                    if foldCase {
+                        while j < item.count && asciiLower(v[i &+ j]) == item[j] { j &+= 1 }
+                    } else {
+                        while j < item.count && v[i &+ j] == item[j] { j &+= 1 }
+                    }
+                    if j == item.count { return true }
+                }
+            }
+            i &+= 1
+        }
+        return false
     }
 
     @inline(__always) func contains(_ v: UnsafeRawBufferPointer) -> Bool {

@@ -284,7 +284,7 @@ private struct Compiler {
             var out: [Expr] = []
             var ok = true
             for c in children { if let e = lower(c, text: text, stack: &stack) { out.append(e) } else { ok = false } }
-            return ok ? .or(out) : nil
+            return ok ? .or(fuseAlternatives(out)) : nil
         case .not(let child):
             return lower(child, text: text, stack: &stack).map { .not($0) }
         case .reference(let name, let span):
@@ -440,6 +440,52 @@ private struct Compiler {
         }
         return .predicate(addPredicate(Predicate(slot: Int32(slot), op: pop, value: bytes, number: parseInteger(bytes), set: -1,
                                                  otherSlot: -1, setItems: 0)))
+    }
+
+    /// Fuses the alternatives of an `or` that test one field with `contains`, `icontains` or
+    /// `startswith` (three or more of the same kind) into one predicate over the set of patterns: the
+    /// value is then scanned once instead of once per pattern. `or` of pure tests is commutative, so the
+    /// fused test takes the place of the first one.
+    mutating func fuseAlternatives(_ children: [Expr]) -> [Expr] {
+        var groups: [String: [Int]] = [:]
+        var order: [String] = []
+        for (k, c) in children.enumerated() {
+            guard case .predicate(let p) = c else { continue }
+            let pred = predicates[p]
+            guard pred.otherSlot < 0, pred.op == .contains || pred.op == .icontains || pred.op == .startswith else { continue }
+            let key = "\(pred.slot)/\(pred.op.rawValue)"
+            if groups[key] == nil { order.append(key) }
+            groups[key, default: []].append(k)
+        }
+        var out = children
+        var removed = Set<Int>()
+        for key in order {
+            guard let members = groups[key], members.count >= 3, case .predicate(let first) = children[members[0]] else { continue }
+            let pred = predicates[first]
+            var patterns: [UnsafeRawBufferPointer] = []
+            for m in members {
+                if case .predicate(let p) = children[m] { patterns.append(predicates[p].value) }
+            }
+            var set = ByteSet(items: patterns)
+            let op: PredicateOp
+            switch pred.op {
+            case .contains:
+                op = .containsAny
+                set.buildPairs(foldCase: false)
+            case .icontains:
+                op = .icontainsAny
+                set.buildPairs(foldCase: true)
+            default:
+                op = .startswithAny
+            }
+            sets.append(set)
+            out[members[0]] = .predicate(addPredicate(Predicate(slot: pred.slot, op: op, value: UnsafeRawBufferPointer(start: nil, count: 0),
+                                                                number: nil, set: Int32(sets.count - 1), otherSlot: -1,
+                                                                setItems: Int32(patterns.count))))
+            for m in members.dropFirst() { removed.insert(m) }
+        }
+        if removed.isEmpty { return children }
+        return out.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
     }
 
     func predicateOp(_ op: ComparisonOperator) -> PredicateOp? {

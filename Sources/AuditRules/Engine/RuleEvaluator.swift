@@ -301,6 +301,20 @@ public final class RuleEvaluator {
                 for prefix in set.pointee.items where pathPrefixMatch(all[i], prefix) { return true }
             }
             return false
+        case .containsAny:
+            let set = sets.baseAddress! + Int(p.pointee.set)
+            for i in range where set.pointee.substringOf(all[i], foldCase: false) { return true }
+            return false
+        case .icontainsAny:
+            let set = sets.baseAddress! + Int(p.pointee.set)
+            for i in range where set.pointee.substringOf(all[i], foldCase: true) { return true }
+            return false
+        case .startswithAny:
+            let set = sets.baseAddress! + Int(p.pointee.set)
+            for i in range {
+                for prefix in set.pointee.items where bytesHasPrefix(all[i], prefix) { return true }
+            }
+            return false
         default:
             return compareAny(p, range)
         }

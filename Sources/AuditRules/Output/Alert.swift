@@ -85,6 +85,18 @@ public enum TimeFormat {
     }
 
     static func pad(_ v: Int, _ width: Int) -> String {
+        if v >= 0 && width <= 9 {
+            // Fixed-width digits without intermediate strings.
+            var digits: [UInt8] = Array(repeating: 0x30, count: width)
+            var x = v
+            var k = width - 1
+            while k >= 0 && x > 0 {
+                digits[k] = UInt8(0x30 + x % 10)
+                x /= 10
+                k -= 1
+            }
+            if x == 0 { return String(decoding: digits, as: UTF8.self) }
+        }
         let s = String(v)
         return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
     }
@@ -109,6 +121,13 @@ public enum TimeFormat {
 /// already become U+FFFD.
 public enum TextEscaper {
     public static func escape(_ s: String) -> String {
+        // Most text is printable ASCII and comes back unchanged: one pass over the bytes decides.
+        var text = s
+        let plain = text.withUTF8 { bytes -> Bool in
+            for b in bytes where b < 0x20 || b >= 0x7F { return false }
+            return true
+        }
+        if plain { return text }
         var out = ""
         out.reserveCapacity(s.utf8.count)
         for u in s.unicodeScalars {
@@ -138,6 +157,17 @@ public enum TextEscaper {
 public enum JSONEscaper {
     public static func quote(_ s: String, into out: inout String) {
         out += "\""
+        // Most text needs no escape at all: printable ASCII without quotes or backslashes.
+        var text = s
+        let plain = text.withUTF8 { bytes -> Bool in
+            for b in bytes where b < 0x20 || b >= 0x7F || b == 0x22 || b == 0x5C { return false }
+            return true
+        }
+        if plain {
+            out += text
+            out += "\""
+            return
+        }
         for u in s.unicodeScalars {
             switch u.value {
             case 0x22: out += "\\\""
