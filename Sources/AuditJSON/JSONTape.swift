@@ -138,12 +138,9 @@ public final class JSONTape {
         }
     }
 
-    private enum State { case value, afterValue }
-
     private func run<C: CapacityPolicy>(_ p: UnsafePointer<UInt8>, _ n: Int, _ w: inout Writer, _ cp: C.Type) throws(JSONError) {
         var i = 0
         var depth = 0
-        var state = State.value
         let stack = self.stack
         let maxDepth = self.maxDepth
         // Is the container on top of the stack an object?
@@ -156,60 +153,53 @@ public final class JSONTape {
             }
         }
 
+        // Each turn of the outer loop reads one value (in an object, its key has been read already);
+        // the inner loop then reads what follows values: commas (and the next key), closing brackets.
         while true {
-            switch state {
-            case .value:
+            skipWhitespace()
+            guard i < n else {
+                throw JSONError(offset: i, reason: depth == 0 && w.used == 0 ? .empty : .unexpectedEnd)
+            }
+            let c = p[i]
+            switch c {
+            case UInt8(ascii: "\""):
+                try scanString(p, n, &i, &w, cp)
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                if depth >= maxDepth { throw JSONError(offset: i, reason: .tooDeep) }
+                let isObject = c == UInt8(ascii: "{")
+                stack[depth] = w.used
+                depth &+= 1
+                w.emit(isObject ? .objectStart : .arrayStart, 0, 0, UInt64(i), cp)
+                i &+= 1
+                inObject = isObject
                 skipWhitespace()
-                guard i < n else {
-                    throw JSONError(offset: i, reason: depth == 0 && w.used == 0 ? .empty : .unexpectedEnd)
+                guard i < n else { throw JSONError(offset: i, reason: .unexpectedEnd) }
+                if p[i] == (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
+                    // Empty container: close it right away.
+                    close(p, &i, &depth, &inObject, &w, cp, stack)
+                } else {
+                    if isObject { try scanKey(p, n, &i, &w, cp) }
+                    continue
                 }
-                let c = p[i]
-                switch c {
-                case UInt8(ascii: "\""):
-                    try scanString(p, n, &i, &w, cp)
-                    state = .afterValue
-                case UInt8(ascii: "{"), UInt8(ascii: "["):
-                    if depth >= maxDepth { throw JSONError(offset: i, reason: .tooDeep) }
-                    let isObject = c == UInt8(ascii: "{")
-                    stack[depth] = w.used
-                    depth &+= 1
-                    w.emit(isObject ? .objectStart : .arrayStart, 0, 0, UInt64(i), cp)
-                    i &+= 1
-                    inObject = isObject
-                    skipWhitespace()
-                    guard i < n else { throw JSONError(offset: i, reason: .unexpectedEnd) }
-                    if p[i] == (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
-                        // Empty container: close it right away.
-                        close(p, &i, &depth, &inObject, &w, cp, stack)
-                        state = .afterValue
-                    } else if isObject {
-                        try scanKey(p, n, &i, &w, cp)
-                        state = .value
-                    } else {
-                        state = .value
-                    }
-                case UInt8(ascii: "t"):
-                    try literal(p, n, &i, 0x74_72_75_65, 4, .trueValue, &w, cp)
-                    state = .afterValue
-                case UInt8(ascii: "f"):
-                    if i &+ 5 <= n && p[i &+ 4] == UInt8(ascii: "e") {
-                        try literal(p, n, &i, 0x66_61_6C_73, 5, .falseValue, &w, cp)
-                    } else {
-                        throw JSONError(offset: i, reason: .invalidLiteral)
-                    }
-                    state = .afterValue
-                case UInt8(ascii: "n"):
-                    try literal(p, n, &i, 0x6E_75_6C_6C, 4, .null, &w, cp)
-                    state = .afterValue
-                case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-                    try scanNumber(p, n, &i, &w, cp)
-                    state = .afterValue
-                case UInt8(ascii: "]"), UInt8(ascii: "}"):
-                    throw JSONError(offset: i, reason: .expectedValue)
-                default:
-                    throw JSONError(offset: i, reason: .unexpectedCharacter)
+            case UInt8(ascii: "t"):
+                try literal(p, n, &i, 0x74_72_75_65, 4, .trueValue, &w, cp)
+            case UInt8(ascii: "f"):
+                if i &+ 5 <= n && p[i &+ 4] == UInt8(ascii: "e") {
+                    try literal(p, n, &i, 0x66_61_6C_73, 5, .falseValue, &w, cp)
+                } else {
+                    throw JSONError(offset: i, reason: .invalidLiteral)
                 }
-            case .afterValue:
+            case UInt8(ascii: "n"):
+                try literal(p, n, &i, 0x6E_75_6C_6C, 4, .null, &w, cp)
+            case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                try scanNumber(p, n, &i, &w, cp)
+            case UInt8(ascii: "]"), UInt8(ascii: "}"):
+                throw JSONError(offset: i, reason: .expectedValue)
+            default:
+                throw JSONError(offset: i, reason: .unexpectedCharacter)
+            }
+            // After a value.
+            while true {
                 // Compact JSON inside a container: a comma (then, in an object, the next key's quote) or
                 // the closing bracket comes right after the value.
                 if depth > 0 && i &+ 1 < n {
@@ -217,14 +207,12 @@ public final class JSONTape {
                     if c == UInt8(ascii: ",") {
                         if !inObject {
                             i &+= 1
-                            state = .value
-                            continue
+                            break
                         }
                         if p[i &+ 1] == UInt8(ascii: "\"") {
                             i &+= 1
                             try scanKey(p, n, &i, &w, cp)
-                            state = .value
-                            continue
+                            break
                         }
                     } else if c == (inObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
                         close(p, &i, &depth, &inObject, &w, cp, stack)
@@ -244,7 +232,7 @@ public final class JSONTape {
                         skipWhitespace()
                         try scanKey(p, n, &i, &w, cp)
                     }
-                    state = .value
+                    break
                 } else if c == (inObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
                     close(p, &i, &depth, &inObject, &w, cp, stack)
                 } else {

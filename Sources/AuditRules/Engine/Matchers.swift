@@ -5,12 +5,37 @@ import Glibc
 // Byte-level matchers used by the evaluator. All of them run in time linear in the value (times the
 // pattern length at most): no backtracking blow-up on hostile strings.
 
+/// `n` bytes at `a` and `b` are equal: whole words for short runs (most field values and patterns are
+/// short, and a `memcmp` call costs more than the comparison), `memcmp` beyond 32 bytes.
+@inline(__always) func shortBytesEqual(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ n: Int) -> Bool {
+    if n >= 8 {
+        if n > 32 { return memcmp(a, b, n) == 0 }
+        var i = 0
+        while i &+ 8 < n {
+            if a.loadUnaligned(fromByteOffset: i, as: UInt64.self) != b.loadUnaligned(fromByteOffset: i, as: UInt64.self) { return false }
+            i &+= 8
+        }
+        // The last 8 bytes (overlapping what was compared).
+        return a.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self) == b.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self)
+    }
+    if n >= 4 {
+        return a.loadUnaligned(as: UInt32.self) == b.loadUnaligned(as: UInt32.self)
+            && a.loadUnaligned(fromByteOffset: n &- 4, as: UInt32.self) == b.loadUnaligned(fromByteOffset: n &- 4, as: UInt32.self)
+    }
+    var i = 0
+    while i < n {
+        if a.load(fromByteOffset: i, as: UInt8.self) != b.load(fromByteOffset: i, as: UInt8.self) { return false }
+        i &+= 1
+    }
+    return true
+}
+
 @inline(__always) func bytesEqual(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
-    a.count == b.count && (a.count == 0 || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0)
+    a.count == b.count && (a.count == 0 || shortBytesEqual(a.baseAddress!, b.baseAddress!, a.count))
 }
 
 @inline(__always) func bytesHasPrefix(_ a: UnsafeRawBufferPointer, _ p: UnsafeRawBufferPointer) -> Bool {
-    a.count >= p.count && (p.count == 0 || memcmp(a.baseAddress!, p.baseAddress!, p.count) == 0)
+    a.count >= p.count && (p.count == 0 || shortBytesEqual(a.baseAddress!, p.baseAddress!, p.count))
 }
 
 @inline(__always) func bytesHasSuffix(_ a: UnsafeRawBufferPointer, _ p: UnsafeRawBufferPointer) -> Bool {
