@@ -357,6 +357,43 @@ final class FieldTests: XCTestCase {
         }
     }
 
+    func testInlineFieldAccessGivesWhatTheExtractorGives() throws {
+        // The evaluator reads fields that have a `FieldAccess` without calling their extractor; on every
+        // test event (escapes, nulls, numbers, missing or non-object parents) both must agree.
+        let inline = FieldRegistry.standard.all.filter { $0.access != nil }
+        XCTAssertGreaterThanOrEqual(inline.count, 15)
+        let rules = "- rule: R\n  desc: d\n  condition: ka.auditid exists\n  output: x " + inline.map { "%" + $0.name }.joined(separator: " ")
+            + "\n  priority: INFO\n"
+        let loaded = RuleCompiler.load([RuleFile(path: "r.yaml", text: rules)])
+        let ruleSet = try XCTUnwrap(loaded.ruleSet, loaded.diagnostics.map(\.description).joined(separator: "\n"))
+        let evaluator = RuleEvaluator(ruleSet: ruleSet)
+        let odd = [
+            event(#""user":null,"objectRef":"pods","responseStatus":{"code":403.0,"reason":null},"annotations":{"authorization.k8s.io/decision":"al\u006cow","authorization.k8s.io/decision":"forbid"},"userAgent":7,"verb":["get"]"#),
+            event(#""user":{"username":{"a":1}},"impersonatedUser":[],"objectRef":{"resource":"","subresource":null},"stage":null"#),
+        ]
+        var compared = 0
+        for json in [execEvent, podEvent, bindingEvent, roleEvent, configMapEvent, serviceEvent, bareEvent] + odd {
+            let bytes = Array(json.utf8)
+            try bytes.withUnsafeBytes { raw in
+                let tape = JSONTape()
+                try tape.parse(raw)
+                let e = AuditEvent(root: tape.root)
+                evaluator.evaluate(e) { _ in }
+                for definition in inline {
+                    let slot = try XCTUnwrap(ruleSet.fields.firstIndex { $0.definition.name == definition.name })
+                    let direct = evaluator.values(ofSlot: slot).map { String(decoding: $0, as: UTF8.self) }
+                    let arena = ScratchArena()
+                    var output = FieldOutput(arena: arena)
+                    definition.extract(e, .none, &output)
+                    let viaExtractor = output.values.map { String(decoding: $0, as: UTF8.self) }
+                    XCTAssertEqual(direct, viaExtractor, "\(definition.name) on \(json)")
+                    compared += 1
+                }
+            }
+        }
+        XCTAssertEqual(compared, inline.count * 9)
+    }
+
     func testRegistryLookupAndListing() {
         let registry = FieldRegistry.standard
         XCTAssertEqual(registry.lookup("json.value")?.name, "jevt.value")

@@ -119,6 +119,38 @@ public struct AuditEvent {
         set { _apiVersion = newValue.map { Int32(truncatingIfNeeded: $0.index) } ?? 0 }
     }
 
+    /// The top-level members the view remembers.
+    public enum Member: UInt8, Sendable {
+        case auditID, stage, level, verb, requestURI, user, impersonatedUser, sourceIPs, userAgent, objectRef, responseStatus,
+             requestObject, responseObject, requestReceivedTimestamp, stageTimestamp, annotations, kind, apiVersion
+    }
+
+    /// The value of a top-level member (nil when absent).
+    @inlinable public func value(of m: Member) -> JSONValue? {
+        let at: Int32
+        switch m {
+        case .auditID: at = _auditID
+        case .stage: at = _stageValue
+        case .level: at = _level
+        case .verb: at = _verb
+        case .requestURI: at = _requestURI
+        case .user: at = _user
+        case .impersonatedUser: at = _impersonatedUser
+        case .sourceIPs: at = _sourceIPs
+        case .userAgent: at = _userAgent
+        case .objectRef: at = _objectRef
+        case .responseStatus: at = _responseStatus
+        case .requestObject: at = _requestObject
+        case .responseObject: at = _responseObject
+        case .requestReceivedTimestamp: at = _requestReceivedTimestamp
+        case .stageTimestamp: at = _stageTimestamp
+        case .annotations: at = _annotations
+        case .kind: at = _kind
+        case .apiVersion: at = _apiVersion
+        }
+        return at == 0 ? nil : root.sameTape(index: Int(at))
+    }
+
     /// Indexes the top-level members of `root` (which must be an object).
     @inlinable public init(root: JSONValue) {
         self.root = root

@@ -46,6 +46,11 @@ public final class RuleEvaluator {
     struct FieldSlot {
         let extract: FieldExtractor
         let argument: FieldArgument
+        /// 0: call `extract`; 1: top-level member `member`; 2: key `key` of top-level member `member`
+        /// (see ``FieldAccess``; only for fields without an argument).
+        let kind: UInt8
+        let member: AuditEvent.Member
+        let key: UnsafeRawBufferPointer
     }
     /// Rule programs run so far (rules the index skipped are not counted); for tests and statistics.
     public private(set) var programsRun = 0
@@ -85,7 +90,21 @@ public final class RuleEvaluator {
         memoValue.initialize(repeating: false, count: max(1, ruleSet.memos.count))
         slots = .allocate(capacity: fieldCount)
         for (i, f) in ruleSet.fields.enumerated() {
-            (slots + i).initialize(to: FieldSlot(extract: f.definition.extract, argument: f.argument))
+            var kind: UInt8 = 0
+            var member = AuditEvent.Member.auditID
+            var key = UnsafeRawBufferPointer(start: nil, count: 0)
+            if case .none = f.argument, let access = f.definition.access {
+                switch access {
+                case .member(let m):
+                    kind = 1
+                    member = m
+                case .memberKey(let m, let k):
+                    kind = 2
+                    member = m
+                    key = UnsafeRawBufferPointer(start: k.utf8Start, count: k.utf8CodeUnitCount)
+                }
+            }
+            (slots + i).initialize(to: FieldSlot(extract: f.definition.extract, argument: f.argument, kind: kind, member: member, key: key))
         }
     }
 
@@ -250,7 +269,17 @@ public final class RuleEvaluator {
             return s..<(s &+ Int(cacheCount[slot]))
         }
         let start = output.count
-        if hasEvent { slots[slot].extract(event.pointee, slots[slot].argument, &output) }
+        if hasEvent {
+            let s = slots + slot
+            switch s.pointee.kind {
+            case 1:
+                if let v = event.pointee.value(of: s.pointee.member) { output.add(json: v) }
+            case 2:
+                if let v = event.pointee.value(of: s.pointee.member)?.member(s.pointee.key) { output.add(json: v) }
+            default:
+                s.pointee.extract(event.pointee, s.pointee.argument, &output)
+            }
+        }
         let count = output.count &- start
         cacheGeneration[slot] = generation
         cacheStart[slot] = Int32(start)

@@ -221,6 +221,14 @@ public enum AuditLevelNeeded: Int, Sendable, Comparable {
 /// `output`'s arena (and that only when a value has to be computed).
 public typealias FieldExtractor = @Sendable (_ event: AuditEvent, _ argument: FieldArgument, _ output: inout FieldOutput) -> Void
 
+/// How a simple field reads its value, for the evaluator to do it inline (no closure call): a top-level
+/// member of the event, or a key of a top-level object member. The field's extractor must give exactly
+/// the same values (`FieldTests` checks every field that has one).
+public enum FieldAccess: Sendable {
+    case member(AuditEvent.Member)
+    case memberKey(AuditEvent.Member, StaticString)
+}
+
 /// One field of the rule language.
 public struct FieldDefinition: Sendable {
     /// The name, e.g. `ka.user.name`.
@@ -233,9 +241,12 @@ public struct FieldDefinition: Sendable {
     /// The least audit level at which the field has data.
     public var level: AuditLevelNeeded
     public var extract: FieldExtractor
+    /// Set for simple fields: see ``FieldAccess``.
+    public var access: FieldAccess?
 
     public init(name: String, isList: Bool = false, argument: FieldArgumentKind = .none, level: AuditLevelNeeded = .metadata,
-                description: String, extract: @escaping FieldExtractor) {
+                access: FieldAccess? = nil, description: String, extract: @escaping FieldExtractor) {
+        self.access = access
         self.name = name
         self.isList = isList
         self.argument = argument

@@ -7,16 +7,16 @@ extension FieldRegistry {
     static func eventFields() -> [FieldDefinition] {
         [
             // MARK: Falco ka.* fields
-            FieldDefinition(name: "ka.auditid", description: "The audit ID that identifies the request (shared by all its stages).") { e, _, out in
+            FieldDefinition(name: "ka.auditid", access: .member(.auditID), description: "The audit ID that identifies the request (shared by all its stages).") { e, _, out in
                 out.add(optional: e.auditID)
             },
-            FieldDefinition(name: "ka.stage", description: "The stage the event was written at (RequestReceived, ResponseStarted, ResponseComplete, Panic).") { e, _, out in
+            FieldDefinition(name: "ka.stage", access: .member(.stage), description: "The stage the event was written at (RequestReceived, ResponseStarted, ResponseComplete, Panic).") { e, _, out in
                 out.add(optional: e.stageValue)
             },
-            FieldDefinition(name: "ka.auth.decision", description: "The authorizer's decision (allow or forbid), from the authorization.k8s.io/decision annotation.") { e, _, out in
+            FieldDefinition(name: "ka.auth.decision", access: .memberKey(.annotations, "authorization.k8s.io/decision"), description: "The authorizer's decision (allow or forbid), from the authorization.k8s.io/decision annotation.") { e, _, out in
                 out.add(optional: e.authorizationDecision)
             },
-            FieldDefinition(name: "ka.auth.reason", description: "Why the authorizer decided so, from the authorization.k8s.io/reason annotation.") { e, _, out in
+            FieldDefinition(name: "ka.auth.reason", access: .memberKey(.annotations, "authorization.k8s.io/reason"), description: "Why the authorizer decided so, from the authorization.k8s.io/reason annotation.") { e, _, out in
                 out.add(optional: e.authorizationReason)
             },
             FieldDefinition(name: "ka.auth.openshift.decision", description: "OpenShift only: the authentication decision of the OpenShift API server extension.") { e, _, out in
@@ -31,31 +31,31 @@ extension FieldRegistry {
             FieldDefinition(name: "ka.security.pod.violations", description: "The Pod Security admission violations reported in audit mode, from its annotation.") { e, _, out in
                 out.add(optional: e.annotations?.member("pod-security.kubernetes.io/audit-violations"))
             },
-            FieldDefinition(name: "ka.user.name", description: "The name of the user who made the request.") { e, _, out in
+            FieldDefinition(name: "ka.user.name", access: .memberKey(.user, "username"), description: "The name of the user who made the request.") { e, _, out in
                 out.add(optional: e.userName)
             },
             FieldDefinition(name: "ka.user.groups", isList: true, description: "The groups of the user who made the request.") { e, _, out in
                 out.addElements(of: e.userGroups)
             },
-            FieldDefinition(name: "ka.impuser.name", description: "The user the requester impersonated, if any.") { e, _, out in
+            FieldDefinition(name: "ka.impuser.name", access: .memberKey(.impersonatedUser, "username"), description: "The user the requester impersonated, if any.") { e, _, out in
                 out.add(optional: e.impersonatedUserName)
             },
-            FieldDefinition(name: "ka.verb", description: "The request verb (get, list, watch, create, update, patch, delete, ...).") { e, _, out in
+            FieldDefinition(name: "ka.verb", access: .member(.verb), description: "The request verb (get, list, watch, create, update, patch, delete, ...).") { e, _, out in
                 out.add(optional: e.verb)
             },
-            FieldDefinition(name: "ka.uri", description: "The request URI as the client sent it, query included.") { e, _, out in
+            FieldDefinition(name: "ka.uri", access: .member(.requestURI), description: "The request URI as the client sent it, query included.") { e, _, out in
                 out.add(optional: e.requestURI)
             },
-            FieldDefinition(name: "ka.target.name", description: "The name of the object the request is about.") { e, _, out in
+            FieldDefinition(name: "ka.target.name", access: .memberKey(.objectRef, "name"), description: "The name of the object the request is about.") { e, _, out in
                 out.add(optional: e.name)
             },
-            FieldDefinition(name: "ka.target.namespace", description: "The namespace of the object the request is about.") { e, _, out in
+            FieldDefinition(name: "ka.target.namespace", access: .memberKey(.objectRef, "namespace"), description: "The namespace of the object the request is about.") { e, _, out in
                 out.add(optional: e.namespace)
             },
-            FieldDefinition(name: "ka.target.resource", description: "The resource type the request is about (pods, secrets, ...).") { e, _, out in
+            FieldDefinition(name: "ka.target.resource", access: .memberKey(.objectRef, "resource"), description: "The resource type the request is about (pods, secrets, ...).") { e, _, out in
                 out.add(optional: e.resource)
             },
-            FieldDefinition(name: "ka.target.subresource", description: "The subresource the request is about (exec, log, status, ...).") { e, _, out in
+            FieldDefinition(name: "ka.target.subresource", access: .memberKey(.objectRef, "subresource"), description: "The subresource the request is about (exec, log, status, ...).") { e, _, out in
                 out.add(optional: e.subresource)
             },
             FieldDefinition(name: "ka.target.pod.name", level: .requestResponse,
@@ -70,13 +70,13 @@ extension FieldRegistry {
             FieldDefinition(name: "ka.resp.name", level: .requestResponse, description: "The name of the object in the response.") { e, _, out in
                 out.add(optional: path(e.responseObject, "metadata", "name"))
             },
-            FieldDefinition(name: "ka.response.code", description: "The HTTP status code of the response, as text (e.g. 201).") { e, _, out in
+            FieldDefinition(name: "ka.response.code", access: .memberKey(.responseStatus, "code"), description: "The HTTP status code of the response, as text (e.g. 201).") { e, _, out in
                 out.add(optional: e.responseCodeValue)
             },
-            FieldDefinition(name: "ka.response.reason", description: "The machine-readable reason of the response status, mostly present on failures (Forbidden, NotFound, ...).") { e, _, out in
+            FieldDefinition(name: "ka.response.reason", access: .memberKey(.responseStatus, "reason"), description: "The machine-readable reason of the response status, mostly present on failures (Forbidden, NotFound, ...).") { e, _, out in
                 out.add(optional: e.responseStatus?.member("reason"))
             },
-            FieldDefinition(name: "ka.useragent", description: "The user agent of the client.") { e, _, out in
+            FieldDefinition(name: "ka.useragent", access: .member(.userAgent), description: "The user agent of the client.") { e, _, out in
                 out.add(optional: e.userAgent)
             },
             FieldDefinition(name: "ka.sourceips", isList: true, argument: .optionalIndex,
