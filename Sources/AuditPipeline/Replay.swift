@@ -87,11 +87,12 @@ public final class ReplayWorker {
         let filtering = !filter.isEmpty
         let collectContext = settings.collectAlertContext
         var merger = ObservationMerger()
+        var timestamps = TimestampCache()
         for record in batch.records {
             decoder.forEachAuditEvent(inRecord: batch.recordBytes(record), event: { event, item in
                 result.events &+= 1
                 result.levelsSeen |= levelBit(event.level)
-                let eventTime = event.time
+                let eventTime = timestamps.time(of: event)
                 let time = eventTime ?? 0
                 if time < result.firstTime { result.firstTime = time }
                 if time > result.lastTime { result.lastTime = time }

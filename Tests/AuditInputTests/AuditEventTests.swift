@@ -111,4 +111,22 @@ final class AuditEventTests: XCTestCase {
         XCTAssertNil(t("2026-11-23T10:00:00.Z"))
         XCTAssertNil(t("2026-11-23T10:00:00Zjunk"))
     }
+
+    func testTimestampCacheGivesWhatTheParserGives() {
+        // A stream where consecutive timestamps share their second (cache hits), change it, change zone,
+        // lose or gain the fraction, or are invalid after a valid one with the same prefix.
+        let stream = ["2026-11-23T10:00:00.1Z", "2026-11-23T10:00:00.123456Z", "2026-11-23T10:00:00Z", "2026-11-23T10:00:00.Z",
+                      "2026-11-23T10:00:00.5z", "2026-11-23T10:00:00.5+01:00", "2026-11-23T10:00:00.5Zjunk", "2026-11-23T10:00:00.5",
+                      "2026-11-23T10:00:01.000000001Z", "2026-11-23T10:00:01.9999999999Z", "2026-11-23T10:00:01.9x",
+                      "2026-11-23T10:00:01+02:00", "2026-11-23T10:00:01.25Z", "1969-12-31T23:59:59.5Z", "1969-12-31T23:59:59.75Z",
+                      "2026-13-23T10:00:01.25Z", "2026-11-23T10:00:01.25Z", "short", "2026-11-23T10:00:01.25Z"]
+        var cache = TimestampCache()
+        for text in stream + stream.reversed() {
+            var b = Array(text.utf8)
+            b.withUnsafeMutableBytes { raw in
+                let bytes = UnsafeRawBufferPointer(raw)
+                XCTAssertEqual(cache.parse(bytes), parseRFC3339Nanos(bytes), text)
+            }
+        }
+    }
 }

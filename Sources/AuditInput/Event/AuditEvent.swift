@@ -274,6 +274,72 @@ public struct AuditEvent {
     @inlinable public var time: Int64? { stageTime ?? requestReceivedTime }
 }
 
+/// Parses the RFC 3339 timestamps of a stream of events, remembering the date and time to the second of
+/// the last one: consecutive events mostly share it, and then only the fraction and the zone are read.
+/// Gives exactly what ``parseRFC3339Nanos(_:)`` gives.
+public struct TimestampCache {
+    private var w0: UInt64 = 0
+    private var w1: UInt64 = 0
+    private var w2: UInt32 = 0
+    private var seconds: Int64 = 0
+    private var valid = false
+
+    public init() {}
+
+    /// The event time (as ``AuditEvent/time``) of `e`.
+    @inlinable public mutating func time(of e: AuditEvent) -> Int64? {
+        if let s = e.stageTimestamp, let t = parse(s.rawBytes) { return t }
+        return e.requestReceivedTimestamp.flatMap { parse($0.rawBytes) }
+    }
+
+    public mutating func parse(_ b: UnsafeRawBufferPointer) -> Int64? {
+        guard b.count >= 20 else { return parseRFC3339Nanos(b) }
+        let p = b.baseAddress!
+        let a0 = p.loadUnaligned(as: UInt64.self)
+        let a1 = p.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+        let a2 = p.loadUnaligned(fromByteOffset: 15, as: UInt32.self)
+        if valid && a0 == w0 && a1 == w1 && a2 == w2 {
+            // Same date and time to the second: read the rest as the full parser does.
+            var i = 19
+            let n = b.count
+            var nanos = 0
+            if b[i] == UInt8(ascii: ".") {
+                i += 1
+                var scale = 100_000_000
+                let start = i
+                while i < n, b[i] >= 48, b[i] <= 57 {
+                    if scale > 0 { nanos += Int(b[i] - 48) * scale; scale /= 10 }
+                    i += 1
+                }
+                if i == start { return nil }
+            }
+            // A zone other than Z (rare) takes the full parser.
+            guard i + 1 == n, b[i] == UInt8(ascii: "Z") || b[i] == UInt8(ascii: "z") else { return parseRFC3339Nanos(b) }
+            let (total, overflow) = seconds.addingReportingOverflow(Int64(nanos))
+            return overflow ? nil : total
+        }
+        guard let t = parseRFC3339Nanos(b) else { return nil }
+        // Remember the second when the zone is UTC (Z): the cached value is then the time of the second.
+        if b[b.count - 1] == UInt8(ascii: "Z") || b[b.count - 1] == UInt8(ascii: "z") {
+            var nanos: Int64 = 0
+            if b[19] == UInt8(ascii: ".") {
+                var i = 20
+                var scale: Int64 = 100_000_000
+                while i < b.count, b[i] >= 48, b[i] <= 57 {
+                    if scale > 0 { nanos += Int64(b[i] - 48) * scale; scale /= 10 }
+                    i += 1
+                }
+            }
+            w0 = a0
+            w1 = a1
+            w2 = a2
+            seconds = t - nanos
+            valid = true
+        }
+        return t
+    }
+}
+
 // Key comparison helpers for `AuditEvent.init`: the expected words are read from the static text.
 
 @inlinable @inline(__always) func keyWord4(_ s: StaticString, _ offset: Int = 0) -> UInt32 {
