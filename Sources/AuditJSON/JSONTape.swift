@@ -163,7 +163,13 @@ public final class JSONTape {
             let c = p[i]
             switch c {
             case UInt8(ascii: "\""):
-                try scanString(p, n, &i, &w, cp)
+                let length = shortString(p, i &+ 1, n)
+                if length >= 0 {
+                    w.emit(.string, 0, i &+ 1, UInt64(length), cp)
+                    i &+= length &+ 2
+                } else {
+                    try scanString(p, n, &i, &w, cp, skip: length == -2 ? 16 : 0)
+                }
             case UInt8(ascii: "{"), UInt8(ascii: "["):
                 if depth >= maxDepth { throw JSONError(offset: i, reason: .tooDeep) }
                 let isObject = c == UInt8(ascii: "{")
@@ -210,6 +216,13 @@ public final class JSONTape {
                             break
                         }
                         if p[i &+ 1] == UInt8(ascii: "\"") {
+                            let length = shortString(p, i &+ 2, n)
+                            if length >= 0 && i &+ length &+ 3 < n && p[i &+ length &+ 3] == UInt8(ascii: ":") {
+                                // `,"key":` in compact JSON.
+                                w.emit(.string, 0, i &+ 2, UInt64(length), cp)
+                                i &+= length &+ 4
+                                break
+                            }
                             i &+= 1
                             try scanKey(p, n, &i, &w, cp)
                             break
@@ -286,11 +299,37 @@ public final class JSONTape {
         i &+= length
     }
 
+    /// The length of a string whose content starts at `start` when its closing quote is among the next 16
+    /// bytes and nothing before it needs a closer look (backslash, control character); -2 when those 16
+    /// bytes hold no quote, backslash or control character; -1 otherwise.
+    /// Most keys and many values are such short strings: this check is small enough to be inlined at
+    /// every place a string starts, with its constants kept in registers by the parsing loop.
+    @inline(__always)
+    private func shortString(_ p: UnsafePointer<UInt8>, _ start: Int, _ n: Int) -> Int {
+        guard start &+ 16 <= n else { return -1 }
+        let x = UnsafeRawPointer(p + start).loadUnaligned(as: SIMD16<UInt8>.self)
+        let quotes = unsafeBitCast(x .== SIMD16<UInt8>(repeating: 0x22), to: SIMD2<UInt64>.self)
+        let others = unsafeBitCast((x .== SIMD16<UInt8>(repeating: 0x5C)) .| (x .< SIMD16<UInt8>(repeating: 0x20)), to: SIMD2<UInt64>.self)
+        if quotes[0] != 0 {
+            let k = quotes[0].trailingZeroBitCount
+            // No backslash or control character before the quote (bytes below bit k).
+            return others[0] & ((1 &<< UInt64(k)) &- 1) == 0 ? k >> 3 : -1
+        }
+        if quotes[1] != 0 && others[0] == 0 {
+            let k = quotes[1].trailingZeroBitCount
+            return others[1] & ((1 &<< UInt64(k)) &- 1) == 0 ? 8 &+ (k >> 3) : -1
+        }
+        // -2: no stop at all in these 16 bytes (the scan can go on after them).
+        return quotes[1] == 0 && (others[0] | others[1]) == 0 ? -2 : -1
+    }
+
     /// Scans a string starting at the opening quote `p[i]`; leaves `i` just past the closing quote.
     @inline(__always)
-    private func scanString<C: CapacityPolicy>(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, _ w: inout Writer, _ cp: C.Type) throws(JSONError) {
+    private func scanString<C: CapacityPolicy>(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, _ w: inout Writer, _ cp: C.Type,
+                                               skip: Int = 0) throws(JSONError) {
         let contentStart = i &+ 1
-        var j = contentStart
+        // `skip`: that many content bytes are known to be plain (no quote, backslash or control).
+        var j = contentStart &+ skip
         var escaped: UInt64 = 0
         let quote = SIMD16<UInt8>(repeating: 0x22)
         let backslash = SIMD16<UInt8>(repeating: 0x5C)

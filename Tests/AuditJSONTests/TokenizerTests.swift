@@ -230,6 +230,30 @@ final class TokenizerTests: XCTestCase {
         }
     }
 
+    func testStringsWithEscapesAndStopsAtEveryPosition() {
+        // Short strings are recognised 16 bytes at a time: put an escape, a control character or the
+        // closing quote at every position around that block, inside arrays and as object keys.
+        for length in 0..<36 {
+            for at in 0...length {
+                var chars = Array(repeating: Character("a"), count: length)
+                chars.insert(contentsOf: #"\""#, at: at)
+                let content = String(chars)
+                let decoded = String(content.replacingOccurrences(of: #"\""#, with: "\""))
+                XCTAssertEqual(try? parseResult("[\"\(content)\",1]").get(), "[\(quote(decoded)),1]", content)
+                XCTAssertEqual(try? parseResult("{\"\(content)\":\"\(content)\",\"\(content)x\":2}").get(),
+                               "{\(quote(decoded)):\(quote(decoded)),\(quote(decoded + "x")):2}", content)
+                var bad = Array(repeating: Character("a"), count: length)
+                bad.insert("\u{01}", at: at)
+                XCTAssertThrowsError(try parseResult("[\"\(String(bad))\",1]").get(), "control at \(at) of \(length)")
+                XCTAssertThrowsError(try parseResult("{\"a\":1,\"\(String(bad))\":2}").get(), "control in key at \(at) of \(length)")
+            }
+            // A stop right after the closing quote, inside the same 16 bytes, is the parser's business.
+            let plain = String(repeating: "b", count: length)
+            XCTAssertThrowsError(try parseResult("[\"\(plain)\"\u{01},1]").get())
+            XCTAssertEqual(try? parseResult("[\"\(plain)\",\"\\\\\"]").get(), "[\(quote(plain)),\(quote("\\"))]")
+        }
+    }
+
     // MARK: JSONTestSuite
 
     func testJSONTestSuite() throws {
