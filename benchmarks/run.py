@@ -156,7 +156,10 @@ def parse_size(text: str) -> int:
 
 
 def measure(argv: List[str]) -> tuple:
-    """Runs argv once with stdout discarded; returns (wall seconds, peak RSS bytes, stdout text)."""
+    """Runs argv once with stdout discarded; returns (wall seconds, peak RSS bytes, stdout text, CPU seconds).
+
+    CPU seconds are user + system time of the tool and its threads (from wait4's rusage, which also
+    counts the children GNU time waited for)."""
     out_path = os.path.join(DATA, ".last-stdout")
     err_path = os.path.join(DATA, ".last-stderr")
     quiet = argv[0] in ("cat", "jq")  # their output is the whole corpus again: discard it
@@ -171,6 +174,7 @@ def measure(argv: List[str]) -> tuple:
         wall = time.perf_counter() - t0
         proc.returncode = os.waitstatus_to_exitcode(status)
         rss = usage.ru_maxrss * 1024  # KiB on Linux
+        cpu = usage.ru_utime + usage.ru_stime
         if GNU_TIME:
             with open(rss_path) as f:
                 rss = int(f.read().split()[-1]) * 1024
@@ -179,7 +183,7 @@ def measure(argv: List[str]) -> tuple:
             raise SystemExit(f"{' '.join(argv)} failed ({proc.returncode}): {f.read()[-2000:].strip()}")
     with open(out_path, "r", errors="replace") as f:
         text = f.read()
-    return wall, rss, text
+    return wall, rss, text, cpu
 
 
 def line_count(path: str) -> int:
@@ -290,27 +294,29 @@ def main() -> None:
         plain = r.corpus[:-3] if r.corpus.endswith(".gz") else r.corpus  # gz rows: count uncompressed bytes
         nbytes = os.path.getsize(plain)
         events = line_count(plain)
-        walls, rsss = [], []
+        walls, rsss, cpus = [], [], []
         for i in range(a.runs):
-            wall, rss, _ = measure(r.argv)
+            wall, rss, _, cpu = measure(r.argv)
             walls.append(wall)
             rsss.append(rss)
-            print(f"  {r.name}: run {i + 1}/{a.runs}: {wall:.3f} s, {rss / 1e6:.1f} MB RSS", file=sys.stderr)
+            cpus.append(cpu)
+            print(f"  {r.name}: run {i + 1}/{a.runs}: {wall:.3f} s, {cpu:.3f} s CPU, {rss / 1e6:.1f} MB RSS", file=sys.stderr)
         wall = statistics.median(walls)
-        results.append((r, nbytes, events, wall, max(rsss)))
+        results.append((r, nbytes, events, wall, max(rsss), statistics.median(cpus)))
 
-    base = next((nbytes / wall for (r, nbytes, _, wall, _) in results if r.name == BASELINE), None)
+    base = next((nbytes / wall for (r, nbytes, _, wall, _, _) in results if r.name == BASELINE), None)
     print(f"Machine: {machine()}")
     print(f"Corpus: {os.path.relpath(corpus, ROOT)} ({os.path.getsize(corpus) / 1e6:.1f} MB, "
           f"{line_count(corpus)} events; seed {a.seed}, attack rate {a.attack_rate}); median of {a.runs} runs")
     print()
-    print("| tool | input | median s | MB/s | events/s | peak RSS | vs tokenizer |")
-    print("|---|---|---:|---:|---:|---:|---:|")
-    for r, nbytes, events, wall, rss in results:
+    print("| tool | input | median s | MB/s | events/s | CPU s | MB per CPU-s | peak RSS | vs tokenizer |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for r, nbytes, events, wall, rss, cpu in results:
         mbps = nbytes / 1e6 / wall
+        per_cpu = f"{nbytes / 1e6 / cpu:,.0f}" if cpu > 0 else "n/a"
         ratio = f"{(nbytes / wall) / base:.2f}x" if base else "n/a"
         label = f"{nbytes / 1e6:.0f} MB" + (f" ({r.note})" if r.note else "")
-        print(f"| {r.name} | {label} | {wall:.3f} | {mbps:,.0f} | {events / wall:,.0f} | "
+        print(f"| {r.name} | {label} | {wall:.3f} | {mbps:,.0f} | {events / wall:,.0f} | {cpu:.3f} | {per_cpu} | "
               f"{rss / 1e6:,.1f} MB | {ratio} |")
 
 

@@ -59,20 +59,22 @@ def main() -> None:
         return path
 
     def row(label: str, argv, path: str):
-        walls, rsss = [], []
+        walls, rsss, cpus = [], [], []
         for _ in range(a.runs):
-            wall, rss, _ = bench.measure(argv)
+            wall, rss, _, cpu = bench.measure(argv)
             walls.append(wall)
             rsss.append(rss)
+            cpus.append(cpu)
         wall = statistics.median(walls)
+        cpu = statistics.median(cpus)
         size = os.path.getsize(path)
         print(f"| {label} | {size / 1e6:,.0f} MB | {wall:.3f} | {size / 1e6 / wall:,.0f} | "
-              f"{bench.line_count(path) / wall:,.0f} | {max(rsss) / 2**20:.1f} MiB |", flush=True)
+              f"{bench.line_count(path) / wall:,.0f} | {cpu:.3f} | {max(rsss) / 2**20:.1f} MiB |", flush=True)
 
     print(f"Machine: {bench.machine()}\n")
     print(f"Input size (default ruleset, --workers {a.workers}, median of {a.runs}):\n")
-    print("| input | bytes | median s | MB/s | events/s | peak RSS |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| input | bytes | median s | MB/s | events/s | CPU s | peak RSS |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for size in a.sizes.split(","):
         path = corpus(size)
         subprocess.run(["cat", path], stdout=subprocess.DEVNULL, check=True)
@@ -80,8 +82,8 @@ def main() -> None:
 
     path = corpus(a.rules_corpus)
     print(f"\nNumber of rules ({a.rules_corpus} corpus, --workers {a.workers}, median of {a.runs}):\n")
-    print("| rules | bytes | median s | MB/s | events/s | peak RSS |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| rules | bytes | median s | MB/s | events/s | CPU s | peak RSS |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     row("default ruleset", [binary, "replay", "--quiet", "--workers", a.workers, path], path)
     for n in a.rules.split(","):
         row(f"{n} generated", [binary, "replay", "--quiet", "--workers", a.workers, "--rules", rules_file(int(n)), path], path)
