@@ -152,12 +152,12 @@ public final class Pipeline<Result>: @unchecked Sendable {
                     stoppedEarly = true
                     break
                 }
-                monitor.wait(milliseconds: 100)
+                monitor.wait(.results, milliseconds: 100)
             }
             if stoppedEarly {
                 stopping = true
                 report.stopped = true
-                monitor.broadcast()
+                monitor.broadcastAll()
                 monitor.unlock()
                 break
             }
@@ -171,14 +171,14 @@ public final class Pipeline<Result>: @unchecked Sendable {
             consume(result, item.batch, sources[item.source])
             monitor.withLock {
                 freeBatches[item.reader].append(item.batch)
-                monitor.broadcast()
+                monitor.broadcast(.free)
             }
             current.sequence += 1
         }
         if !stoppedEarly {
             monitor.withLock {
                 stopping = true
-                monitor.broadcast()
+                monitor.broadcastAll()
             }
             for r in readers { r.join() }
             for w in workers { w.join() }
@@ -211,7 +211,7 @@ public final class Pipeline<Result>: @unchecked Sendable {
                 return RecordBatch(capacity: options.batchSize + options.batchSize / 4)
             }
             if StopSignal.requested || stopping { return nil }
-            monitor.wait(milliseconds: 200)
+            monitor.wait(.free, milliseconds: 200)
         }
     }
 
@@ -219,7 +219,8 @@ public final class Pipeline<Result>: @unchecked Sendable {
         defer {
             monitor.withLock {
                 readersRunning -= 1
-                monitor.broadcast()
+                monitor.broadcast(.work)
+                monitor.broadcast(.results)
             }
         }
         while true {
@@ -235,7 +236,7 @@ public final class Pipeline<Result>: @unchecked Sendable {
                 let produced = sequence
                 monitor.withLock {
                     finishedCount[index] = produced
-                    monitor.broadcast()
+                    monitor.broadcast(.results)
                 }
             }
             let input: ByteSource
@@ -276,7 +277,7 @@ public final class Pipeline<Result>: @unchecked Sendable {
                     var at = work.count
                     while at > 0 && (work[at - 1].source > index) { at -= 1 }
                     work.insert(item, at: at)
-                    monitor.broadcast()
+                    monitor.broadcast(.work)
                 }
                 sequence += 1
             }
@@ -287,7 +288,7 @@ public final class Pipeline<Result>: @unchecked Sendable {
     private func workLoop(_ process: (RecordBatch, SourceInfo) -> Result, sources: [SourceInfo]) {
         while true {
             monitor.lock()
-            while work.isEmpty && readersRunning > 0 && !stopping { monitor.wait() }
+            while work.isEmpty && readersRunning > 0 && !stopping { monitor.wait(.work) }
             if work.isEmpty {
                 monitor.unlock()
                 return
@@ -299,7 +300,7 @@ public final class Pipeline<Result>: @unchecked Sendable {
             monitor.withLock {
                 if let k = inFlight.firstIndex(of: item.source) { inFlight.remove(at: k) }
                 results[Key(source: item.source, sequence: item.sequence)] = (result, item)
-                monitor.broadcast()
+                monitor.broadcast(.results)
             }
         }
     }

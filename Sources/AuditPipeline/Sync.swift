@@ -2,36 +2,64 @@
 import Glibc
 #endif
 
-/// A mutex with a condition variable (pthread). Locks are taken once per batch, never per event.
+/// A mutex with condition variables (pthread). Locks are taken once per batch, never per event.
+///
+/// Waiters wait on the condition that concerns them (see ``Condition``), so that handing a batch to a
+/// worker does not also wake the readers and the in-order stage for nothing.
 final class Monitor: @unchecked Sendable {
+    /// What a thread waits for.
+    enum Condition: Int, CaseIterable {
+        /// A batch to process, or the end of the input (workers).
+        case work
+        /// A result, or the end of a source (the in-order stage).
+        case results
+        /// A free batch (readers).
+        case free
+    }
+
     private var mutex = pthread_mutex_t()
-    private var cond = pthread_cond_t()
+    private let conditions: UnsafeMutablePointer<pthread_cond_t>
 
     init() {
         pthread_mutex_init(&mutex, nil)
-        pthread_cond_init(&cond, nil)
+        conditions = .allocate(capacity: Condition.allCases.count)
+        for c in 0..<Condition.allCases.count {
+            (conditions + c).initialize(to: pthread_cond_t())
+            pthread_cond_init(conditions + c, nil)
+        }
     }
 
     deinit {
-        pthread_cond_destroy(&cond)
+        for c in 0..<Condition.allCases.count { pthread_cond_destroy(conditions + c) }
+        conditions.deallocate()
         pthread_mutex_destroy(&mutex)
     }
 
     func lock() { pthread_mutex_lock(&mutex) }
     func unlock() { pthread_mutex_unlock(&mutex) }
-    /// Waits for a broadcast; the lock must be held.
-    func wait() { pthread_cond_wait(&cond, &mutex) }
-    /// Waits at most `milliseconds`; the lock must be held.
-    func wait(milliseconds: Int) {
+    /// Waits for a broadcast of `c`; the lock must be held.
+    func wait(_ c: Condition) { pthread_cond_wait(conditions + c.rawValue, &mutex) }
+    /// Waits at most `milliseconds` for a broadcast of `c`; the lock must be held.
+    func wait(_ c: Condition, milliseconds: Int) {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         var deadline = now
         let total = Int(now.tv_nsec) + milliseconds * 1_000_000
         deadline.tv_sec += total / 1_000_000_000
         deadline.tv_nsec = total % 1_000_000_000
-        pthread_cond_timedwait(&cond, &mutex, &deadline)
+        pthread_cond_timedwait(conditions + c.rawValue, &mutex, &deadline)
     }
-    func broadcast() { pthread_cond_broadcast(&cond) }
+    /// Wakes the threads waiting for `c`.
+    func broadcast(_ c: Condition) { pthread_cond_broadcast(conditions + c.rawValue) }
+    /// Users with a single kind of waiter use one condition through these.
+    func wait() { wait(.work) }
+    func wait(milliseconds: Int) { wait(.work, milliseconds: milliseconds) }
+    func broadcast() { broadcast(.work) }
+
+    /// Wakes every waiting thread.
+    func broadcastAll() {
+        for c in 0..<Condition.allCases.count { pthread_cond_broadcast(conditions + c) }
+    }
 
     func withLock<R>(_ body: () throws -> R) rethrows -> R {
         lock()
