@@ -73,7 +73,7 @@ func loadRuleFiles(_ paths: [String]) -> (files: [RuleFile], errors: [String]) {
         if let text = readTextFile(path) {
             files.append(RuleFile(path: path, text: text))
         } else {
-            errors.append("\(path): cannot read rule file")
+            errors.append("\(TextEscaper.escape(path)): cannot read rule file")
         }
     }
     return (files, errors)

@@ -98,14 +98,16 @@ enum TailCommand {
         let runner = TailRunner(
             configuration: configuration, ruleSet: ruleSet,
             emit: { alerts in writeAlerts(alerts, to: sinks) },
-            diagnostic: { err.line("audithound \($0)") },
+            // File names and messages come from the log host: escaped for the terminal (idempotent on text
+            // that is escaped already).
+            diagnostic: { err.line("audithound \(TextEscaper.escape($0))") },
             reloadRules: { loadTailRules(rulePaths, errors: err, initial: false) })
         let report: TailReport
         do {
             report = try runner.run()
         } catch {
             SinkOptions.printReports(sinks.finish(timeout: flushTimeout), to: err, quiet: false, command: "tail")
-            err.line("audithound tail: \(error)")
+            err.line("audithound tail: \(TextEscaper.escape("\(error)"))")
             return 1
         }
         let sinkReports = sinks.finish(timeout: flushTimeout)

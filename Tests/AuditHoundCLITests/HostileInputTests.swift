@@ -273,6 +273,15 @@ final class HostileInputTests: XCTestCase {
             XCTAssertTrue(output.contains(#"y\x1b]0;t\x07.gz: truncated gzip stream"#), output)
             XCTAssertFalse(r.stderr.utf8.contains(0x1B) || r.stdout.contains(0x1B), "\(command): raw ESC in \(r.stderr.debugDescription)")
         }
+        // A rule file that cannot be read, for every command that loads rules (tail exits at once).
+        let log = logs.appendingPathComponent("x\u{1B}[31mred.log").path
+        let rules = dir.appendingPathComponent("r\u{1B}[2Jmissing.yaml").path
+        for args in [["replay", "--rules", rules, log], ["rules", "validate", "--rules", rules], ["tail", "--rules", rules, log]] {
+            let r = try runMeasured(args)
+            XCTAssertNotEqual(r.exitCode, 0, r.stderr)
+            XCTAssertTrue(r.stderr.contains(#"r\x1b[2Jmissing.yaml: cannot read rule file"#), "\(args[0]): \(r.stderr)")
+            XCTAssertFalse(r.stderr.utf8.contains(0x1B), "\(args[0]): raw ESC in \(r.stderr.debugDescription)")
+        }
     }
 
     // MARK: - Rules cannot hang the engine
