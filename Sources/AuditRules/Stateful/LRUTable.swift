@@ -1,7 +1,10 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 /// A map from key strings to values that keeps them in order of last use and holds at most `capacity`
 /// of them: inserting beyond it evicts the least recently used key. Slots are stable until removal.
 struct LRUTable<Value> {
-    private var index: [String: Int32] = [:]
+    private var index: [TableKey: Int32] = [:]
     private var keys: [String] = []
     private var values: [Value?] = []
     private var older: [Int32] = []
@@ -19,7 +22,7 @@ struct LRUTable<Value> {
 
     var count: Int { index.count }
 
-    func slot(_ key: String) -> Int32? { index[key] }
+    func slot(_ key: String) -> Int32? { index[TableKey(key)] }
 
     func key(_ slot: Int32) -> String { keys[Int(slot)] }
 
@@ -59,7 +62,7 @@ struct LRUTable<Value> {
             older.append(-1)
             newer.append(-1)
         }
-        index[key] = slot
+        index[TableKey(key)] = slot
         linkNewest(slot)
         return (slot, evicted)
     }
@@ -69,7 +72,7 @@ struct LRUTable<Value> {
     mutating func remove(_ slot: Int32) -> Value {
         let i = Int(slot)
         unlink(slot)
-        index[keys[i]] = nil
+        index[TableKey(keys[i])] = nil
         let v = values[i]!
         keys[i] = ""
         values[i] = nil
@@ -114,3 +117,28 @@ struct LRUTable<Value> {
         if oldest < 0 { oldest = slot }
     }
 }
+
+/// A table key: the key text and a fast hash of its bytes, seeded per process (the texts come from the
+/// logs: a fixed hash would let crafted keys collide and make every lookup slow). Swift's `String`
+/// hashing (SipHash over normalised text) and comparison were a fifth of the stateful stage's time.
+struct TableKey: Hashable {
+    let text: String
+    let hash: UInt64
+
+    init(_ text: String) {
+        var t = text
+        hash = t.withUTF8 { fastHash(UnsafeRawBufferPointer($0), seed: tableKeySeed) }
+        self.text = t
+    }
+
+    static func == (a: TableKey, b: TableKey) -> Bool {
+        guard a.hash == b.hash else { return false }
+        var x = a.text, y = b.text
+        return x.withUTF8 { p in y.withUTF8 { q in p.count == q.count && (p.count == 0 || memcmp(p.baseAddress!, q.baseAddress!, p.count) == 0) } }
+    }
+
+    func hash(into hasher: inout Hasher) { hasher.combine(hash) }
+}
+
+/// Per-process seed of ``TableKey`` hashes.
+let tableKeySeed: UInt64 = UInt64.random(in: UInt64.min...UInt64.max)

@@ -196,8 +196,8 @@ final class GrowableBytes {
 
 /// A fast 64-bit hash of bytes (8 at a time, multiply and shift mixing). Only used to find candidates,
 /// which are then compared byte for byte, so its quality affects speed, never results.
-@inline(__always) func fastHash(_ b: UnsafeRawBufferPointer) -> UInt64 {
-    var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(b.count)
+@inline(__always) func fastHash(_ b: UnsafeRawBufferPointer, seed: UInt64 = 0) -> UInt64 {
+    var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(b.count) ^ seed
     var i = 0
     let n = b.count
     while i + 8 <= n {

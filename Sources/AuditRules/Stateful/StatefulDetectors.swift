@@ -446,6 +446,7 @@ final class WindowDetector: Detector {
     override var keyCount: Int { table.count }
 
     override func advance(to time: Int64, _ out: inout [Alert]) {
+        guard endsHead < ends.count, ends[endsHead].end <= time else { return }
         while endsHead < ends.count, ends[endsHead].end <= time {
             let e = ends[endsHead]
             endsHead += 1
@@ -494,6 +495,8 @@ final class WindowDetector: Detector {
             slot = inserted.slot
             ends.append((o.time &+ spec.window, o.key, nextID))
             nextID += 1
+            // A flood of keys evicted before their windows end grows `ends` between closings.
+            if ends.count - endsHead > 4 * max(table.capacity, 1024) { compactEnds() }
         }
         let limit = context.options.evidenceLimit
         let cap = valueCap
