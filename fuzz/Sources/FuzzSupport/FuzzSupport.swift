@@ -128,20 +128,21 @@ public func walkJSON(_ value: JSONValue, depth: Int = 0) -> Int {
         check(raw.first == UInt8(ascii: "[") && raw.last == UInt8(ascii: "]"), "array rawBytes not bracketed")
     case .object:
         var n = 0
-        var firstIndex: [[UInt8]: Int] = [:]
+        // With duplicate keys the last one wins (as in Go; see JSONValue.member).
+        var lastIndex: [[UInt8]: Int] = [:]
         for (key, member) in value.members {
             check(key.isString, "object key is not a string")
             var k: [UInt8] = []
             key.appendDecoded(to: &k)
-            if firstIndex[k] == nil { firstIndex[k] = member.index }
+            lastIndex[k] = member.index
             seen += walkJSON(key, depth: depth + 1)
             seen += walkJSON(member, depth: depth + 1)
             n += 1
         }
         check(value.count == n, "object count mismatch")
-        for (k, index) in firstIndex {
+        for (k, index) in lastIndex {
             let found = k.withUnsafeBytes { value.member($0) }
-            check(found?.index == index, "member lookup does not find the first member with that key")
+            check(found?.index == index, "member lookup does not find the last member with that key")
             check(value.member(JSONKey(bytes: k))?.index == index, "JSONKey lookup differs")
             if String(validating: k, as: UTF8.self) != nil {
                 // Escape byte-wise: a '/' followed by a combining mark is one Character.
