@@ -326,7 +326,12 @@ public final class JSONValueFramer {
                             // (e.g. cut off). End it here, so that the parser reports it and the records
                             // after it are still read, instead of being swallowed by the open string.
                             var stop = i
-                            if stop > fill.recordStart && p[stop - 1] == 0x0D { stop -= 1 }
+                            if stop > fill.recordStart {
+                                if p[stop - 1] == 0x0D { stop -= 1 }
+                            } else if s.skipping && s.skippedCR {
+                                // The `\r` before this newline was discarded with an earlier batch.
+                                s.skippedBytes -= 1
+                            }
                             self.emit(batch, fill, start: fill.recordStart, end: stop, state: &s)
                             s.line += 1
                             s.inString = false
