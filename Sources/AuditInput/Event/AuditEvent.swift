@@ -446,6 +446,12 @@ public func forEachAuditEvent(in root: JSONValue,
                               problem: (RecordProblem, Int) -> Void) -> Int {
     var delivered = 0
     var item = 0
+    // `AuditEvent` keeps tape indices in 32 bits: a document needs over a gigabyte of JSON to exceed
+    // them (possible only with a raised --max-record-size); it is reported instead of misread.
+    if root.nextIndex > Int(Int32.max) {
+        problem(.recordTooLarge, 0)
+        return 0
+    }
     func visit(_ v: JSONValue, depth: Int, position: Int) {
         if v.isArray {
             guard depth < 3 else { problem(.notAnAuditEvent, position); return }

@@ -97,7 +97,8 @@ struct PackedOutput: Sendable {
 /// A repeat is recognised by its raw field values: they are laid out as bytes (rule, then each field's
 /// value count, lengths and bytes), hashed, and compared byte for byte with the candidates of the same
 /// hash, so a hash collision can never merge two different keys. A repeat allocates nothing once the
-/// tables have grown for the batch.
+/// tables have grown for the batch. Its byte buffers are shared by copies: use one merger per batch and
+/// thread, passed `inout`.
 public struct ObservationMerger {
     /// Open-addressing table of entry numbers + 1 (0 = empty); its size is a power of two.
     var table: [Int32] = Array(repeating: 0, count: 256)
