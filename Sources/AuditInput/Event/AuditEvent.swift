@@ -300,36 +300,16 @@ public struct TimestampCache {
         let a2 = p.loadUnaligned(fromByteOffset: 15, as: UInt32.self)
         if valid && a0 == w0 && a1 == w1 && a2 == w2 {
             // Same date and time to the second: read the rest as the full parser does.
-            var i = 19
-            let n = b.count
-            var nanos = 0
-            if b[i] == UInt8(ascii: ".") {
-                i += 1
-                var scale = 100_000_000
-                let start = i
-                while i < n, b[i] >= 48, b[i] <= 57 {
-                    if scale > 0 { nanos += Int(b[i] - 48) * scale; scale /= 10 }
-                    i += 1
-                }
-                if i == start { return nil }
-            }
+            guard let (nanos, i) = rfc3339Fraction(b, 19) else { return nil }
             // A zone other than Z (rare) takes the full parser.
-            guard i + 1 == n, b[i] == UInt8(ascii: "Z") || b[i] == UInt8(ascii: "z") else { return parseRFC3339Nanos(b) }
+            guard i + 1 == b.count, b[i] == UInt8(ascii: "Z") || b[i] == UInt8(ascii: "z") else { return parseRFC3339Nanos(b) }
             let (total, overflow) = seconds.addingReportingOverflow(Int64(nanos))
             return overflow ? nil : total
         }
         guard let t = parseRFC3339Nanos(b) else { return nil }
         // Remember the second when the zone is UTC (Z): the cached value is then the time of the second.
         if b[b.count - 1] == UInt8(ascii: "Z") || b[b.count - 1] == UInt8(ascii: "z") {
-            var nanos: Int64 = 0
-            if b[19] == UInt8(ascii: ".") {
-                var i = 20
-                var scale: Int64 = 100_000_000
-                while i < b.count, b[i] >= 48, b[i] <= 57 {
-                    if scale > 0 { nanos += Int64(b[i] - 48) * scale; scale /= 10 }
-                    i += 1
-                }
-            }
+            let nanos = Int64(rfc3339Fraction(b, 19)?.nanos ?? 0)
             w0 = a0
             w1 = a1
             w2 = a2
@@ -361,6 +341,21 @@ public struct TimestampCache {
         && (b + (n - 8)).loadUnaligned(as: UInt64.self) == (t + (n - 8)).loadUnaligned(as: UInt64.self)
 }
 
+/// The optional fraction of an RFC 3339 time at `i` (`.` and digits; digits beyond the ninth are read
+/// and ignored): its nanoseconds and the index after it; nil for a dot without digits.
+@inlinable func rfc3339Fraction(_ b: UnsafeRawBufferPointer, _ i: Int) -> (nanos: Int, end: Int)? {
+    let n = b.count
+    guard i < n, b[i] == UInt8(ascii: ".") else { return (0, i) }
+    var j = i + 1
+    var scale = 100_000_000
+    var nanos = 0
+    while j < n, b[j] >= 48, b[j] <= 57 {
+        if scale > 0 { nanos += Int(b[j] - 48) * scale; scale /= 10 }
+        j += 1
+    }
+    return j == i + 1 ? nil : (nanos, j)
+}
+
 /// Parses an RFC 3339 timestamp (`2026-11-23T10:00:00.123456Z`, `...+02:00`; `t`/space accepted as the
 /// separator, up to nine fraction digits) to nanoseconds since the Unix epoch. No allocation.
 @inlinable public func parseRFC3339Nanos(_ b: UnsafeRawBufferPointer) -> Int64? {
@@ -380,18 +375,8 @@ public struct TimestampCache {
           let hour = digits(11, 2), b[13] == UInt8(ascii: ":"), let minute = digits(14, 2), b[16] == UInt8(ascii: ":"),
           let second = digits(17, 2),
           (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61 else { return nil }
-    var i = 19
-    var nanos = 0
-    if i < n && b[i] == UInt8(ascii: ".") {
-        i += 1
-        var scale = 100_000_000
-        let start = i
-        while i < n, b[i] >= 48, b[i] <= 57 {
-            if scale > 0 { nanos += Int(b[i] - 48) * scale; scale /= 10 }
-            i += 1
-        }
-        if i == start { return nil }
-    }
+    guard let (nanos, end) = rfc3339Fraction(b, 19) else { return nil }
+    var i = end
     guard i < n else { return nil }
     var offsetSeconds = 0
     if b[i] == UInt8(ascii: "Z") || b[i] == UInt8(ascii: "z") {
