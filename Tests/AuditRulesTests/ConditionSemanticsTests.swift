@@ -560,6 +560,39 @@ final class ConditionSemanticsTests: XCTestCase {
         XCTAssertEqual(h.fired(node), ["A", "C"])
     }
 
+    func testProgramListsStayBoundedAndCorrectWhenTheCacheIsFull() throws {
+        // The per-(verb, stage, resource) program lists are cached up to a limit; past it the evaluator
+        // filters the bucket as it goes. Both ways give the unindexed answer (checked by `fired`).
+        let h = try EngineHarness("""
+        - rule: Any get
+          desc: d
+          condition: ka.verb = get
+          output: o
+          priority: INFO
+        - rule: Pods
+          desc: d
+          condition: ka.target.resource = pods and ka.user.name exists
+          output: o
+          priority: INFO
+        - rule: Everything
+          desc: d
+          condition: ka.user.name exists
+          output: o
+          priority: INFO
+        """)
+        h.evaluator.resolvedLimit = 4
+        for verb in ["get", "list", "create"] {
+            for resource in ["pods", "secrets", "nodes", "configmaps"] {
+                let e = EngineEvent.json(["verb": verb, "objectRef/resource": resource, "user/username": "u"])
+                var expected = ["Everything"]
+                if resource == "pods" { expected.insert("Pods", at: 0) }
+                if verb == "get" { expected.insert("Any get", at: 0) }
+                XCTAssertEqual(h.fired(e), expected, "\(verb) \(resource)")
+                XCTAssertEqual(h.fired(e), expected, "\(verb) \(resource), again")
+            }
+        }
+    }
+
     func testOrAndConstantsInTheIndex() throws {
         let h = try EngineHarness("""
         - rule: Either

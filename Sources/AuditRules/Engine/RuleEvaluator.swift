@@ -161,9 +161,18 @@ public final class RuleEvaluator {
         let programs = self.programs
         if let b = programBuckets.bucketIndex(verb: verb, stage: stage), resource.nonzeroBitCount == 1 {
             // Only the programs whose verb, stage and resource masks admit this event: the bucket's list
-            // filtered by the resource bit, computed on first use and kept (see ``resolvedPrograms``).
+            // filtered by the resource bit, computed on first use and kept (see ``resolvedStart``).
             let key = b &* 64 &+ resource.trailingZeroBitCount
-            if resolvedStart[key] < 0 { resolve(key, bucket: b, resource: resource) }
+            if resolvedStart[key] < 0 && !resolve(key, bucket: b, resource: resource) {
+                // The cache is full (huge rule sets meeting many combinations): filter as we go.
+                for k in programBuckets.range(of: b) {
+                    let p = programs[Int(programBuckets.items[k])]
+                    if p.resourceMask & resource == 0 { continue }
+                    programsRun &+= 1
+                    if run(Int(p.start), Int(p.end)) { match(Int(p.rule), Int(p.step)) }
+                }
+                return
+            }
             let start = Int(resolvedStart[key])
             let end = start &+ Int(resolvedCount[key])
             let items = resolvedItems
@@ -182,8 +191,14 @@ public final class RuleEvaluator {
         }
     }
 
-    @inline(never) private func resolve(_ key: Int, bucket b: Int, resource: UInt64) {
+    /// Most program numbers kept in `resolvedItems` (4 MiB): the combinations an event stream meets are
+    /// few, but a hostile one with a very large rule set could otherwise grow it without bound.
+    var resolvedLimit = 1 << 20
+
+    /// Computes the program list of `key`; false (nothing kept) when it would pass ``resolvedLimit``.
+    @inline(never) private func resolve(_ key: Int, bucket b: Int, resource: UInt64) -> Bool {
         let range = programBuckets.range(of: b)
+        if resolvedUsed + range.count > resolvedLimit { return false }
         if resolvedUsed + range.count > resolvedCapacity {
             var c = resolvedCapacity * 2
             while c < resolvedUsed + range.count { c *= 2 }
@@ -203,6 +218,7 @@ public final class RuleEvaluator {
         }
         resolvedStart[key] = Int32(start)
         resolvedCount[key] = Int32(resolvedUsed - start)
+        return true
     }
 
     /// Evaluates one rule on `e` (no index pruning); for tests and tools.
