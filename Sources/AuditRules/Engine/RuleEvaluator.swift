@@ -161,27 +161,20 @@ public final class RuleEvaluator {
         let programs = self.programs
         if let b = programBuckets.bucketIndex(verb: verb, stage: stage), resource.nonzeroBitCount == 1 {
             // Only the programs whose verb, stage and resource masks admit this event: the bucket's list
-            // filtered by the resource bit, computed on first use and kept (see ``resolvedStart``).
+            // filtered by the resource bit, computed on first use and kept (see ``resolvedStart``). When
+            // the cache is full (huge rule sets meeting many combinations), the full scan below decides.
             let key = b &* 64 &+ resource.trailingZeroBitCount
-            if resolvedStart[key] < 0 && !resolve(key, bucket: b, resource: resource) {
-                // The cache is full (huge rule sets meeting many combinations): filter as we go.
-                for k in programBuckets.range(of: b) {
-                    let p = programs[Int(programBuckets.items[k])]
-                    if p.resourceMask & resource == 0 { continue }
+            if resolvedStart[key] >= 0 || resolve(key, bucket: b, resource: resource) {
+                let start = Int(resolvedStart[key])
+                let end = start &+ Int(resolvedCount[key])
+                let items = resolvedItems
+                for k in start..<end {
+                    let p = programs[Int(items[k])]
                     programsRun &+= 1
                     if run(Int(p.start), Int(p.end)) { match(Int(p.rule), Int(p.step)) }
                 }
                 return
             }
-            let start = Int(resolvedStart[key])
-            let end = start &+ Int(resolvedCount[key])
-            let items = resolvedItems
-            for k in start..<end {
-                let p = programs[Int(items[k])]
-                programsRun &+= 1
-                if run(Int(p.start), Int(p.end)) { match(Int(p.rule), Int(p.step)) }
-            }
-            return
         }
         for k in 0..<programs.count {
             let p = programs[k]
