@@ -107,10 +107,20 @@ def tool_zcat(ctx: Context) -> Optional[Run]:
     return Run("gzip -dc (zlib single-stream floor, gz input)", ["gzip", "-dc", gz], gz, "bytes = uncompressed")
 
 
+PINNED = "audithound replay, 1 worker on 1 core (taskset -c 0)"
+
+
 def tool_replay_1worker(ctx: Context) -> Optional[Run]:
     if not os.path.exists(ctx.audithound):
         return None
     return Run("audithound replay, 1 worker", [ctx.audithound, "replay", "--quiet", "--workers", "1", ctx.corpus], ctx.corpus)
+
+
+def tool_replay_1core(ctx: Context) -> Optional[Run]:
+    """The whole process (reader, worker and in-order threads) pinned to one core: throughput per core."""
+    if not os.path.exists(ctx.audithound) or not shutil.which("taskset"):
+        return None
+    return Run(PINNED, ["taskset", "-c", "0", ctx.audithound, "replay", "--quiet", "--workers", "1", ctx.corpus], ctx.corpus)
 
 
 def tool_replay_nworkers(ctx: Context) -> Optional[Run]:
@@ -136,6 +146,7 @@ TOOLS: List[Callable[[Context], Optional[Run]]] = [
     tool_jsonserialization,
     tool_tokenizer,
     tool_replay_1worker,
+    tool_replay_1core,
     tool_replay_nworkers,
     tool_zcat,
     tool_replay_gzip,
@@ -318,6 +329,35 @@ def main() -> None:
         label = f"{nbytes / 1e6:.0f} MB" + (f" ({r.note})" if r.note else "")
         print(f"| {r.name} | {label} | {wall:.3f} | {mbps:,.0f} | {events / wall:,.0f} | {cpu:.3f} | {per_cpu} | "
               f"{rss / 1e6:,.1f} MB | {ratio} |")
+    print_targets(results)
+
+
+def print_targets(results) -> None:
+    """The issue's targets, computed from the rows of this run (only those that ran)."""
+    rate = {r.name: nbytes / wall for (r, nbytes, _, wall, _, _) in results}
+    rss = {r.name: peak for (r, _, _, _, peak, _) in results}
+    n = os.cpu_count() or 1
+    lines = []
+    pinned = rate.get(PINNED)
+    if pinned:
+        lines.append(f"- per core: {pinned / 1e9:.2f} GB/s with the whole process on one core (target >= 1 GB/s)")
+    many = rate.get(f"audithound replay, {n} workers")
+    if many and pinned:
+        lines.append(f"- scaling: {n} workers on {n} cores give {many / pinned:.2f}x one core (target >= 1.8x for 2)")
+    one = rate.get("audithound replay, 1 worker")
+    if many and one:
+        lines.append(f"- {n} workers vs 1 worker (both unpinned: 1 worker still has the reader and in-order threads "
+                     f"on the other cores): {many / one:.2f}x")
+    gz = rate.get(f"audithound replay, {n} workers, gz input")
+    zcat = rate.get("gzip -dc (zlib single-stream floor, gz input)")
+    if gz and zcat:
+        lines.append(f"- gzip input: {gz / zcat:.2f}x `gzip -dc` (target >= 0.9x)")
+    ours = [v for k, v in rss.items() if k.startswith("audithound replay")]
+    if ours:
+        lines.append(f"- peak RSS of replay: {max(ours) / 2**20:.1f} MiB (target <= 64 MiB)")
+    if lines:
+        print("\nTargets (issue 4), from the rows above:\n")
+        print("\n".join(lines))
 
 
 if __name__ == "__main__":

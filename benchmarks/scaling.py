@@ -2,6 +2,7 @@
 """Scaling of `audithound replay`: throughput against input size and against the number of rules.
 
     benchmarks/scaling.py [--scratch-path .build] [--sizes 10MB,100MB,1GB,4GB] [--rules 10,100,1000] [--runs 3]
+                          [--workers N] [--pin]
 
 Uses `audithound-bench generate` for the corpora (bench-data/, reused) and the release `audithound`
 (build it first, e.g. with benchmarks/run.sh). Rule files for the rule-count series are generated:
@@ -46,7 +47,10 @@ def main() -> None:
     ap.add_argument("--rules-corpus", default="200MB")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--workers", default="1")
+    ap.add_argument("--pin", action="store_true",
+                    help="run under `taskset -c 0-(workers-1)`: as many cores as workers (per-core figures)")
     a = ap.parse_args()
+    pin = ["taskset", "-c", f"0-{int(a.workers) - 1}"] if a.pin else []
     binary = os.path.join(a.scratch_path, "release", "audithound")
     gen = os.path.join(a.scratch_path, "release", "audithound-bench")
     os.makedirs(bench.DATA, exist_ok=True)
@@ -72,21 +76,23 @@ def main() -> None:
               f"{bench.line_count(path) / wall:,.0f} | {cpu:.3f} | {max(rsss) / 2**20:.1f} MiB |", flush=True)
 
     print(f"Machine: {bench.machine()}\n")
-    print(f"Input size (default ruleset, --workers {a.workers}, median of {a.runs}):\n")
+    where = f", on {a.workers} core(s) (taskset)" if a.pin else ""
+    print(f"Input size (default ruleset, --workers {a.workers}{where}, median of {a.runs}):\n")
     print("| input | bytes | median s | MB/s | events/s | CPU s | peak RSS |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for size in a.sizes.split(","):
         path = corpus(size)
         subprocess.run(["cat", path], stdout=subprocess.DEVNULL, check=True)
-        row(size, [binary, "replay", "--quiet", "--workers", a.workers, path], path)
+        row(size, pin + [binary, "replay", "--quiet", "--workers", a.workers, path], path)
 
     path = corpus(a.rules_corpus)
+    subprocess.run(["cat", path], stdout=subprocess.DEVNULL, check=True)  # warm the page cache
     print(f"\nNumber of rules ({a.rules_corpus} corpus, --workers {a.workers}, median of {a.runs}):\n")
     print("| rules | bytes | median s | MB/s | events/s | CPU s | peak RSS |")
     print("|---|---:|---:|---:|---:|---:|---:|")
-    row("default ruleset", [binary, "replay", "--quiet", "--workers", a.workers, path], path)
+    row("default ruleset", pin + [binary, "replay", "--quiet", "--workers", a.workers, path], path)
     for n in a.rules.split(","):
-        row(f"{n} generated", [binary, "replay", "--quiet", "--workers", a.workers, "--rules", rules_file(int(n)), path], path)
+        row(f"{n} generated", pin + [binary, "replay", "--quiet", "--workers", a.workers, "--rules", rules_file(int(n)), path], path)
 
 
 if __name__ == "__main__":
