@@ -25,6 +25,10 @@ enum ReplayCommand {
       --input-format F      Record format (default auto: recognised per record): lines, cloudwatch-export,
                             subscription, filter-log-events, firehose, aks (EKS via CloudWatch Logs, AKS).
       --strict              Exit 1 when any record was malformed.
+      --strict-json         Parse every byte of every record strictly. By default request and response
+                            bodies are only parsed when a rule reads them (the rest of a body is checked
+                            for well-formed strings and balanced brackets); a body a rule reads that is
+                            not valid JSON is reported and its event evaluated without it.
       --quiet               No summary on stderr.
       --no-dedupe           Keep repeated alerts of one rule for one auditID.
       --since T, --until T  Only events with since <= time < until (event time: stageTimestamp). T is RFC 3339
@@ -51,7 +55,7 @@ enum ReplayCommand {
     static func run(_ args: [String]) throws(UsageError) -> Int32 {
         let a = try Arguments(args, options: SinkOptions.valueOptions.union(StatefulStage.valueOptions).union(["rules", "format", "min-priority", "workers", "max-record-size", "compression", "batch-size", "input-format"])
                                   .union(["since", "until", "user", "namespace", "verb", "resource", "sort", "report"]),
-                              booleans: ["help", "all-stages", "strict", "quiet", "no-dedupe"])
+                              booleans: ["help", "all-stages", "strict", "strict-json", "quiet", "no-dedupe"])
         if a.has("help") {
             OutputStream.standardOutput.write(help)
             OutputStream.standardOutput.flush()
@@ -65,6 +69,7 @@ enum ReplayCommand {
             settings.minimumPriority = priority
         }
         settings.allStages = a.has("all-stages")
+        settings.deferBodies = !a.has("strict-json")
         settings.filter = try replayFilter(a)
         let sortByTime = try a.choice("sort", ["input", "time"], default: "input") == "time"
         let reportPath = a.value("report")

@@ -29,6 +29,8 @@ enum TailCommand {
       --checkpoint-interval D Least time between checkpoints while events flow (default 1s).
       --no-inotify            Poll every 200 ms instead of using inotify (e.g. on network file systems).
       --all-stages            Also evaluate RequestReceived events.
+      --strict-json           Parse request and response bodies even when no rule reads them (see
+                              'audithound replay --help').
       --max-record-size S     Largest record accepted (default 64MiB).
       --state FILE            Start stateful rules from FILE (e.g. a baseline from 'audithound baseline
                               learn') when the checkpoint has no saved state yet. With --checkpoint, the
@@ -50,7 +52,7 @@ enum TailCommand {
         let a = try Arguments(args, options: SinkOptions.valueOptions.union(["rules", "format", "min-priority", "checkpoint",
                                               "stats-interval", "checkpoint-interval", "max-record-size",
                                               "state", "max-lateness"]),
-                              booleans: ["help", "from-start", "no-inotify", "all-stages"])
+                              booleans: ["help", "from-start", "no-inotify", "all-stages", "strict-json"])
         if a.has("help") {
             OutputStream.standardOutput.write(help)
             OutputStream.standardOutput.flush()
@@ -68,6 +70,7 @@ enum TailCommand {
             configuration.settings.minimumPriority = priority
         }
         configuration.settings.allStages = a.has("all-stages")
+        configuration.settings.deferBodies = !a.has("strict-json")
         configuration.start = a.has("from-start") ? .beginning : .end
         configuration.checkpointPath = a.value("checkpoint")
         if configuration.checkpointPath != nil && a.positionals == ["-"] {

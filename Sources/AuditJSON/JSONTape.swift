@@ -1,3 +1,7 @@
+#if arch(x86_64)
+import _Builtin_intrinsics.intel
+#endif
+
 // The tape: a flat array of 64-bit words describing one parsed JSON document.
 //
 // Every node takes two words.
@@ -14,6 +18,8 @@
 //               word 1 = byte offset of the opening bracket
 //   object/array end     payload = tape index of the matching start node; word 1 = byte offset of the
 //               closing bracket
+//   deferred    (only with ``JSONTape/deferredKeys``) an object or array that was checked but not parsed:
+//               payload = byte offset of the opening bracket; flags bit 0 = array; word 1 = length in bytes
 //
 // An object's children are key (a string node) and value, alternately. A lookup that passes over a
 // nested container jumps to its skip index, so whole subtrees such as `requestObject` cost one step.
@@ -23,7 +29,7 @@
 @usableFromInline let payloadMask: UInt64 = (1 << 48) - 1
 
 @usableFromInline enum Tag: UInt8 {
-    case null = 1, falseValue, trueValue, number, string, objectStart, arrayStart, objectEnd, arrayEnd
+    case null = 1, falseValue, trueValue, number, string, objectStart, arrayStart, objectEnd, arrayEnd, deferred
 }
 
 /// A reusable parse target: parse many documents, one after the other, into the same storage.
@@ -45,6 +51,22 @@ public final class JSONTape {
     @usableFromInline var stack: UnsafeMutablePointer<Int>
     /// The deepest nesting of arrays and objects accepted.
     public let maxDepth: Int
+    /// Object members with one of these names whose value is an object or an array are not parsed: the
+    /// value becomes one *deferred* node (``JSONValue/isDeferred``) that keeps its bytes
+    /// (``JSONValue/rawBytes``), and the parser only checks what it needs to find the value's end
+    /// reliably: strings are terminated, hold no control characters and only valid escapes, brackets
+    /// balance and nesting stays within ``maxDepth``. The rest of the grammar inside (commas, colons,
+    /// numbers, literals, whether `[` closes with `]`) is checked when the value is parsed on its own
+    /// (``JSONTape/parse(_:)`` of its raw bytes).
+    ///
+    /// Empty (the default): every value is parsed, strictly. The replay pipeline defers the request and
+    /// response bodies of audit events, which most rules never read (see `ReplayWorker`).
+    public var deferredKeys: [String] = [] {
+        didSet { deferred = deferredKeys.map { Array($0.utf8) } }
+    }
+    private var deferred: [[UInt8]] = []
+    /// Scratch for the last, partial 64-byte block of a deferred value.
+    private let tailBlock: UnsafeMutablePointer<UInt8>
 
     /// Creates an empty tape. `maxDepth` limits the nesting of arrays and objects.
     public init(maxDepth: Int = 1024, initialCapacity: Int = 4096) {
@@ -52,11 +74,13 @@ public final class JSONTape {
         self.capacity = max(64, initialCapacity)
         self.words = .allocate(capacity: capacity)
         self.stack = .allocate(capacity: self.maxDepth + 1)
+        self.tailBlock = .allocate(capacity: 64)
     }
 
     deinit {
         words.deallocate()
         stack.deallocate()
+        tailBlock.deallocate()
     }
 
     /// The number of tape words used by the last document parsed.
@@ -145,6 +169,7 @@ public final class JSONTape {
         let maxDepth = self.maxDepth
         // Is the container on top of the stack an object?
         var inObject = false
+        let deferring = !deferred.isEmpty
 
         @inline(__always) func skipWhitespace() {
             while i < n {
@@ -172,6 +197,12 @@ public final class JSONTape {
                 }
             case UInt8(ascii: "{"), UInt8(ascii: "["):
                 if depth >= maxDepth { throw JSONError(offset: i, reason: .tooDeep) }
+                if deferring && inObject && isDeferredKey(p, w) {
+                    let end = try skipContainer(p, n, i, outerDepth: depth)
+                    w.emit(.deferred, c == UInt8(ascii: "[") ? 1 : 0, i, UInt64(end &- i), cp)
+                    i = end
+                    break
+                }
                 let isObject = c == UInt8(ascii: "{")
                 stack[depth] = w.used
                 depth &+= 1
@@ -252,6 +283,161 @@ public final class JSONTape {
                     throw JSONError(offset: i, reason: inObject ? .expectedCommaOrBrace : .expectedCommaOrBracket)
                 }
             }
+        }
+    }
+
+    /// Whether the key just written to the tape (the node before the value being read) is one of
+    /// ``deferredKeys``. Keys holding escapes never match.
+    @inline(never)
+    private func isDeferredKey(_ p: UnsafePointer<UInt8>, _ w: Writer) -> Bool {
+        guard w.used >= 2 else { return false }
+        let node = w.words[w.used &- 2]
+        guard node >> tagShift == UInt64(Tag.string.rawValue), (node >> flagShift) & 1 == 0 else { return false }
+        let offset = Int(truncatingIfNeeded: node & payloadMask)
+        let length = Int(truncatingIfNeeded: w.words[w.used &- 1])
+        for key in deferred where key.count == length {
+            if key.withUnsafeBufferPointer({ memoryEqual(p + offset, UnsafeRawPointer($0.baseAddress!), length) }) { return true }
+        }
+        return false
+    }
+
+    /// The bits of a 16-lane mask (lane k -> bit k): `pmovmskb` on x86-64 (through Clang's intrinsics
+    /// module, which the toolchain ships), a multiply that gathers the lanes' top bits elsewhere.
+    @inline(__always)
+    static func bits(_ m: SIMDMask<SIMD16<Int8>>) -> UInt64 {
+        #if arch(x86_64)
+        return UInt64(UInt16(truncatingIfNeeded: _mm_movemask_epi8(unsafeBitCast(m, to: __m128i.self))))
+        #else
+        let lanes = unsafeBitCast(m, to: SIMD2<UInt64>.self)
+        let magic: UInt64 = 0x0002_0408_1020_4081
+        let lo = ((lanes[0] & 0x8080_8080_8080_8080) &* magic) >> 56
+        let hi = ((lanes[1] & 0x8080_8080_8080_8080) &* magic) >> 56
+        return lo | hi << 8
+        #endif
+    }
+
+    /// Skips the object or array whose opening bracket is `p[start]` (see ``deferredKeys`` for what is
+    /// checked) and returns the offset just past its closing bracket. `outerDepth` containers are open
+    /// around it.
+    ///
+    /// Works on 64-byte blocks, simdjson style: bit masks of quotes and brackets; the inside of strings as
+    /// the prefix XOR of the unescaped quotes; the nesting depth from the counts of brackets outside
+    /// strings, visiting brackets one by one only in the block where the value may end or get too deep.
+    /// Backslashes and control characters are rare in audit bodies: a block is only searched for them
+    /// (escaped bytes, control characters inside strings) when it holds one.
+    @inline(never)
+    private func skipContainer(_ p: UnsafePointer<UInt8>, _ n: Int, _ start: Int, outerDepth: Int) throws(JSONError) -> Int {
+        let limit = maxDepth &- outerDepth
+        var depth = 0
+        var inString: UInt64 = 0
+        var escapeCarry: UInt64 = 0
+        var j = start
+        let quote = SIMD16<UInt8>(repeating: 0x22)
+        let backslash = SIMD16<UInt8>(repeating: 0x5C)
+        let space = SIMD16<UInt8>(repeating: 0x20)
+        let openBrace = SIMD16<UInt8>(repeating: 0x7B)
+        let closeBrace = SIMD16<UInt8>(repeating: 0x7D)
+        let caseBit = SIMD16<UInt8>(repeating: 0x20)
+        while j < n {
+            var block = p + j
+            var valid = ~UInt64(0)
+            if n &- j < 64 {
+                tailBlock.update(repeating: 0x20, count: 64)
+                tailBlock.update(from: p + j, count: n &- j)
+                block = UnsafePointer(tailBlock)
+                valid = (1 &<< UInt64(n &- j)) &- 1
+            }
+            var quotes: UInt64 = 0, opens: UInt64 = 0, closes: UInt64 = 0, rare: UInt64 = 0
+            for q in 0..<4 {
+                let x = UnsafeRawPointer(block + q &* 16).loadUnaligned(as: SIMD16<UInt8>.self)
+                let shift = UInt64(q &* 16)
+                // `{` and `[` differ only in bit 5 (0x7B, 0x5B), as do `}` and `]` (0x7D, 0x5D).
+                let folded = x | caseBit
+                quotes |= JSONTape.bits(x .== quote) << shift
+                opens |= JSONTape.bits(folded .== openBrace) << shift
+                closes |= JSONTape.bits(folded .== closeBrace) << shift
+                rare |= JSONTape.bits((x .== backslash) .| (x .< space)) << shift
+            }
+            var escaped = escapeCarry
+            var backslashes: UInt64 = 0
+            var controls: UInt64 = 0
+            if rare != 0 {
+                for q in 0..<4 {
+                    let x = UnsafeRawPointer(block + q &* 16).loadUnaligned(as: SIMD16<UInt8>.self)
+                    backslashes |= JSONTape.bits(x .== backslash) << UInt64(q &* 16)
+                    controls |= JSONTape.bits(x .< space) << UInt64(q &* 16)
+                }
+                // Escaped bytes: a backslash that is not itself escaped escapes the next byte.
+                escapeCarry = 0
+                var b = backslashes & valid
+                while b != 0 {
+                    let k = b.trailingZeroBitCount
+                    b &= b &- 1
+                    if escaped & (1 &<< UInt64(k)) != 0 { continue }
+                    if k == 63 { escapeCarry = 1 } else { escaped |= 1 &<< UInt64(k &+ 1) }
+                    try checkEscape(p, n, j &+ k)
+                }
+            } else {
+                escapeCarry = 0
+            }
+            // Bits inside strings: from an opening quote up to (not including) its closing quote.
+            var s = quotes & ~escaped & valid
+            s ^= s << 1
+            s ^= s << 2
+            s ^= s << 4
+            s ^= s << 8
+            s ^= s << 16
+            s ^= s << 32
+            s ^= inString
+            inString = s >> 63 != 0 ? ~0 : 0
+            if controls | backslashes != 0 {
+                let badControl = controls & s & valid
+                if badControl != 0 {
+                    throw JSONError(offset: j &+ badControl.trailingZeroBitCount, reason: .controlCharacterInString)
+                }
+                let strayBackslash = backslashes & ~s & valid
+                if strayBackslash != 0 {
+                    throw JSONError(offset: j &+ strayBackslash.trailingZeroBitCount, reason: .unexpectedCharacter)
+                }
+            }
+            let o = opens & ~s & valid
+            let c = closes & ~s & valid
+            let openCount = o.nonzeroBitCount
+            if depth > c.nonzeroBitCount && depth &+ openCount <= limit {
+                // The value cannot end, nor get too deep, in this block.
+                depth &+= openCount &- c.nonzeroBitCount
+            } else {
+                var structural = o | c
+                while structural != 0 {
+                    let k = structural.trailingZeroBitCount
+                    structural &= structural &- 1
+                    if o & (1 &<< UInt64(k)) != 0 {
+                        if depth >= limit { throw JSONError(offset: j &+ k, reason: .tooDeep) }
+                        depth &+= 1
+                    } else {
+                        depth &-= 1
+                        if depth == 0 { return j &+ k &+ 1 }
+                    }
+                }
+            }
+            j &+= 64
+        }
+        throw JSONError(offset: n, reason: inString != 0 ? .unterminatedString : .unexpectedEnd)
+    }
+
+    /// Checks the escape sequence whose backslash is `p[at]` (inside a deferred value).
+    @inline(never)
+    private func checkEscape(_ p: UnsafePointer<UInt8>, _ n: Int, _ at: Int) throws(JSONError) {
+        guard at &+ 1 < n else { throw JSONError(offset: n, reason: .unterminatedString) }
+        switch p[at &+ 1] {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"),
+             UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+            return
+        case UInt8(ascii: "u"):
+            guard at &+ 6 <= n else { throw JSONError(offset: at, reason: .invalidEscape) }
+            for k in 2..<6 where hexValue(p[at &+ k]) < 0 { throw JSONError(offset: at, reason: .invalidEscape) }
+        default:
+            throw JSONError(offset: at, reason: .invalidEscape)
         }
     }
 

@@ -1,6 +1,8 @@
 /// The kinds of JSON values.
 public enum JSONKind: Sendable, Equatable {
     case null, bool, number, string, object, array
+    /// An object or array left unparsed (see ``JSONTape/deferredKeys``): only its raw bytes are known.
+    case deferred
 }
 
 /// A view of one value on a ``JSONTape``.
@@ -37,6 +39,7 @@ public struct JSONValue {
         case Tag.objectStart.rawValue: return .object
         case Tag.arrayStart.rawValue: return .array
         case Tag.null.rawValue: return .null
+        case Tag.deferred.rawValue: return .deferred
         default: return .bool
         }
     }
@@ -45,6 +48,9 @@ public struct JSONValue {
     @inlinable public var isObject: Bool { tag == Tag.objectStart.rawValue }
     @inlinable public var isArray: Bool { tag == Tag.arrayStart.rawValue }
     @inlinable public var isNull: Bool { tag == Tag.null.rawValue }
+    /// True for an object or array that the tape did not parse (``JSONTape/deferredKeys``): it has no
+    /// members or elements here, only ``rawBytes``; parse those to read inside it.
+    @inlinable public var isDeferred: Bool { tag == Tag.deferred.rawValue }
 
     /// The tape index just past this value (past the whole subtree for a container).
     @inlinable public var nextIndex: Int {

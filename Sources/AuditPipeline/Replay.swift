@@ -56,6 +56,13 @@ public struct ReplaySettings: Sendable {
     public var filter = EventFilter()
     /// Decode the user, source IP and user agent of each alert's event (``ReplayBatchResult/alertContexts``).
     public var collectAlertContext = false
+    /// Leave request and response bodies unparsed until the evaluation of an event extracts a field that
+    /// reads them (``BoundField/readsBodies``); the event is then parsed again in full. Bodies that no
+    /// rule reads are only checked for well-formed strings and balanced brackets
+    /// (``JSONTape/deferredKeys``); a body a rule reads that is not valid JSON is reported as a problem
+    /// and the event is evaluated without its bodies. Off: every record is parsed strictly, and a record
+    /// with any JSON fault is dropped and reported (`--strict-json`).
+    public var deferBodies = true
 
     public init() {}
 }
@@ -69,8 +76,14 @@ public final class ReplayWorker {
 
     public init(ruleSet: CompiledRuleSet, settings: ReplaySettings) {
         self.decoder = RecordDecoder(format: settings.inputFormat, maxDepth: settings.maxDepth)
-        self.evaluator = RuleEvaluator(ruleSet: ruleSet)
+        self.decoder.deferBodies = settings.deferBodies
+        self.evaluator = RuleEvaluator(ruleSet: ruleSet, maxDepth: settings.maxDepth)
         self.settings = settings
+    }
+
+    private static func inputProblem(_ problem: FormatProblem, item: Int, record: Record, source: SourceInfo) -> InputProblem {
+        InputProblem(path: source.displayName, line: record.line, item: item, byteOffset: record.byteOffset + Int64(problem.offset),
+                     reason: problem.description)
     }
 
     /// Tokenizes, splits and evaluates every record of `batch`.
@@ -115,11 +128,15 @@ public final class ReplayWorker {
                     result.alerts.append(evaluator.render(rule: index, time: time, auditID: id, input: input))
                     if collectContext { result.alertContexts.append(AlertContext(event: event)) }
                 })
+                if let e = evaluator.bodyError {
+                    // A rule read a deferred body that is not valid JSON: the event was evaluated without it.
+                    result.problems.append(InputProblem(path: source.displayName, line: record.line, item: item,
+                                                        byteOffset: record.byteOffset + Int64(e.offset),
+                                                        reason: "invalid JSON in the request or response body: \(e.reason.rawValue) at byte \(e.offset) of the record (the event was evaluated without its bodies)"))
+                }
             }, problem: { problem, item in
                 if problem.isTruncatedMessage { result.truncatedMessages += 1 }
-                result.problems.append(InputProblem(path: source.displayName, line: record.line, item: item,
-                                                    byteOffset: record.byteOffset + Int64(problem.offset),
-                                                    reason: problem.description))
+                result.problems.append(ReplayWorker.inputProblem(problem, item: item, record: record, source: source))
             })
         }
         return result

@@ -24,6 +24,15 @@ func canonical(_ v: JSONValue) -> String {
     case .string: return quote(v.decodedString())
     case .array: return "[" + v.elements.map(canonical).joined(separator: ",") + "]"
     case .object: return "{" + v.members.map { quote($0.key.decodedString()) + ":" + canonical($0.value) }.joined(separator: ",") + "}"
+    case .deferred:
+        // Parsed on its own, strictly (as a reader of the deferred value would).
+        let tape = JSONTape()
+        do throws(JSONError) {
+            try tape.parse(v.rawBytes)
+            return canonical(tape.root)
+        } catch {
+            return "<invalid deferred value: \(error)>"
+        }
     }
 }
 

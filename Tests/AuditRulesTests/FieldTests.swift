@@ -394,6 +394,93 @@ final class FieldTests: XCTestCase {
         XCTAssertEqual(compared, inline.count * 9)
     }
 
+    /// Events whose bodies the tape left unparsed (``JSONTape/deferredKeys``, as the replay pipeline
+    /// parses) give every field exactly the values of a full parse: fields that read bodies
+    /// (``BoundField/readsBodies``) make the evaluator parse the event again, the others never do.
+    func testEveryFieldGivesTheSameValuesWhenBodiesAreDeferred() throws {
+        var names: [String] = []
+        for d in FieldRegistry.standard.all {
+            switch d.argument {
+            case .none: names.append(d.name)
+            case .requiredKey: names += ["\(d.name)[command]", "\(d.name)[authorization.k8s.io/decision]", "\(d.name)[x]"]
+            case .optionalIndex: names += [d.name, "\(d.name)[0]", "\(d.name)[1]"]
+            case .requiredPointer:
+                names += ["/requestObject", "/requestObject/spec/containers/0/image", "/responseObject/metadata/name",
+                          "/objectRef/name", "/requestObject/subjects/0", "/annotations"].map { "\(d.name)[\($0)]" }
+            }
+        }
+        let rules = "- rule: R\n  desc: d\n  condition: ka.auditid exists\n  output: x " + names.map { "%" + $0 }.joined(separator: " ")
+            + "\n  priority: INFO\n"
+        let loaded = RuleCompiler.load([RuleFile(path: "r.yaml", text: rules)])
+        let ruleSet = try XCTUnwrap(loaded.ruleSet, loaded.diagnostics.map(\.description).joined(separator: "\n"))
+        XCTAssertEqual(ruleSet.fields.count, names.count)
+        XCTAssertGreaterThan(ruleSet.fields.filter(\.readsBodies).count, 30)
+        XCTAssertGreaterThan(ruleSet.fields.filter { !$0.readsBodies }.count, 30)
+        let strict = RuleEvaluator(ruleSet: ruleSet)
+        let lazy = RuleEvaluator(ruleSet: ruleSet)
+        var compared = 0
+        for json in [execEvent, podEvent, bindingEvent, roleEvent, configMapEvent, serviceEvent, bareEvent] {
+            let bytes = Array(json.utf8)
+            try bytes.withUnsafeBytes { raw in
+                let full = JSONTape()
+                try full.parse(raw)
+                let deferredTape = JSONTape()
+                deferredTape.deferredKeys = ["requestObject", "responseObject"]
+                try deferredTape.parse(raw)
+                let e = AuditEvent(root: deferredTape.root)
+                strict.evaluate(AuditEvent(root: full.root)) { _ in }
+                lazy.evaluate(e) { _ in }
+                let before = lazy.bodiesParsed
+                // Fields that do not read bodies first: they must not make the evaluator parse the event.
+                let order = ruleSet.fields.indices.sorted { (ruleSet.fields[$0].readsBodies ? 1 : 0) < (ruleSet.fields[$1].readsBodies ? 1 : 0) }
+                for slot in order {
+                    let field = ruleSet.fields[slot]
+                    let a = strict.values(ofSlot: slot).map { String(decoding: $0, as: UTF8.self) }
+                    let b = lazy.values(ofSlot: slot).map { String(decoding: $0, as: UTF8.self) }
+                    XCTAssertEqual(a, b, "\(field.displayName) on \(json)")
+                    if !field.readsBodies {
+                        XCTAssertEqual(lazy.bodiesParsed, before, "\(field.displayName) made the evaluator parse the bodies")
+                    }
+                    compared += 1
+                }
+                XCTAssertEqual(lazy.bodiesParsed - before, e.hasDeferredBody ? 1 : 0, "bodies are parsed once, when needed")
+                XCTAssertNil(lazy.bodyError)
+            }
+        }
+        XCTAssertEqual(compared, names.count * 7)
+    }
+
+    /// A body that a rule reads but is not valid JSON counts as absent, with the error; fields outside the
+    /// bodies keep their values.
+    func testInvalidDeferredBodyIsReportedAndCountsAsAbsent() throws {
+        let rules = "- rule: R\n  desc: d\n  condition: ka.verb = create and not ka.req.pod.containers.image exists\n  output: x %ka.user.name\n  priority: INFO\n"
+        let ruleSet = try XCTUnwrap(RuleCompiler.load([RuleFile(path: "r.yaml", text: rules)]).ruleSet)
+        let evaluator = RuleEvaluator(ruleSet: ruleSet)
+        let json = event(#""verb":"create","user":{"username":"eve"},"requestObject":{"spec":{"containers":[{"image":"x",,}]}}"#)
+        let bytes = Array(json.utf8)
+        try bytes.withUnsafeBytes { raw in
+            let tape = JSONTape()
+            tape.deferredKeys = ["requestObject", "responseObject"]
+            try tape.parse(raw)
+            var matched: [Int] = []
+            evaluator.evaluate(AuditEvent(root: tape.root)) { matched.append($0) }
+            XCTAssertEqual(matched, [0])
+            let error = try XCTUnwrap(evaluator.bodyError)
+            XCTAssertEqual(error.reason, .expectedKey)
+            XCTAssertEqual(Array(bytes[error.offset...].prefix(2)), Array(",}".utf8), "offset of the fault in the record")
+            XCTAssertEqual(evaluator.render(rule: 0, time: 0, auditID: "id-1", input: "f:1").message, "x eve")
+            // The next event starts clean.
+            let good = Array(event(#""verb":"create","requestObject":{"spec":{"containers":[{"image":"x"}]}}"#).utf8)
+            try good.withUnsafeBytes { raw2 in
+                try tape.parse(raw2)
+                var again: [Int] = []
+                evaluator.evaluate(AuditEvent(root: tape.root)) { again.append($0) }
+                XCTAssertEqual(again, [])
+                XCTAssertNil(evaluator.bodyError)
+            }
+        }
+    }
+
     func testRegistryLookupAndListing() {
         let registry = FieldRegistry.standard
         XCTAssertEqual(registry.lookup("json.value")?.name, "jevt.value")

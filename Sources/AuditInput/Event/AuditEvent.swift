@@ -93,6 +93,13 @@ public struct AuditEvent {
         get { _responseObject == 0 ? nil : root.sameTape(index: Int(_responseObject)) }
         set { _responseObject = newValue.map { Int32(truncatingIfNeeded: $0.index) } ?? 0 }
     }
+    /// True when the request or response body was left unparsed by the tape (``JSONTape/deferredKeys``):
+    /// ``requestObject`` / ``responseObject`` then only give their raw bytes (parse the event's
+    /// `root.rawBytes` again without deferral to read inside them).
+    @inlinable public var hasDeferredBody: Bool {
+        (_requestObject != 0 && root.sameTape(index: Int(_requestObject)).isDeferred)
+            || (_responseObject != 0 && root.sameTape(index: Int(_responseObject)).isDeferred)
+    }
     @usableFromInline var _requestReceivedTimestamp: Int32 = 0
     @inlinable public var requestReceivedTimestamp: JSONValue? {
         get { _requestReceivedTimestamp == 0 ? nil : root.sameTape(index: Int(_requestReceivedTimestamp)) }

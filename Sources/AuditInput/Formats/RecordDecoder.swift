@@ -69,6 +69,19 @@ public final class RecordDecoder {
     private let payload = ScratchBuffer()
     private let inflater = Inflater()
 
+    /// The audit-event members whose object or array values the decoder's tapes leave unparsed (see
+    /// ``JSONTape/deferredKeys``): the request and response bodies.
+    public static let bodyKeys = ["requestObject", "responseObject"]
+
+    /// When true, request and response bodies are not parsed (``bodyKeys``): events whose bodies are
+    /// read must be parsed again (``AuditEvent/hasDeferredBody``). Off by default.
+    public var deferBodies = false {
+        didSet {
+            let keys = deferBodies ? RecordDecoder.bodyKeys : []
+            for tape in [recordTape, payloadTape, messageTape] { tape.deferredKeys = keys }
+        }
+    }
+
     /// Creates a decoder for records of `format`.
     ///
     /// - Parameters:

@@ -7,6 +7,17 @@ public struct BoundField: Sendable {
     public let argument: FieldArgument
     /// The name as written, with its argument: `ka.uri.param[command]`.
     public let displayName: String
+
+    /// Whether the field reads inside the request or response body: it needs more than the Metadata
+    /// level, or its JSON pointer goes into a body. The evaluator parses deferred bodies
+    /// (``AuditEvent/hasDeferredBody``) before extracting such a field.
+    public var readsBodies: Bool {
+        if definition.level > .metadata { return true }
+        if case .pointer(let pointer) = argument {
+            return pointer.text.hasPrefix("/requestObject") || pointer.text.hasPrefix("/responseObject")
+        }
+        return false
+    }
 }
 
 /// A piece of a rule's `output`: literal text or a `%field`.

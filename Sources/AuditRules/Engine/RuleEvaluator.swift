@@ -22,6 +22,17 @@ public final class RuleEvaluator {
     /// tenth of the evaluation time). Valid once ``begin(_:)`` has run.
     private let event: UnsafeMutablePointer<AuditEvent>
     private var hasEvent = false
+    /// The current event's bodies were left unparsed (``AuditEvent/hasDeferredBody``) and no field that
+    /// reads them has been extracted yet.
+    private var bodiesDeferred = false
+    /// Per field slot: ``BoundField/readsBodies``.
+    private let slotReadsBodies: UnsafeMutablePointer<Bool>
+    /// Where events with deferred bodies are parsed again, in full, when a field reads a body.
+    private let fullTape: JSONTape
+    /// Events parsed again in full so far (for tests and statistics).
+    public private(set) var bodiesParsed = 0
+    /// The error met when parsing the current event again for its bodies (they then count as absent).
+    public private(set) var bodyError: JSONError? = nil
     private let fieldCount: Int
     // Raw copies of the rule set's hot tables: no reference counting in the evaluation loop.
     private let predicates: UnsafeMutableBufferPointer<Predicate>
@@ -57,8 +68,9 @@ public final class RuleEvaluator {
     /// Field tests run so far (tests skipped by short-circuiting are not counted); for tests and statistics.
     public private(set) var predicatesRun = 0
 
-    public init(ruleSet: CompiledRuleSet) {
+    public init(ruleSet: CompiledRuleSet, maxDepth: Int = 1024) {
         self.ruleSet = ruleSet
+        fullTape = JSONTape(maxDepth: maxDepth)
         self.output = FieldOutput(arena: arena)
         fieldCount = max(1, ruleSet.fields.count)
         cacheGeneration = .allocate(capacity: fieldCount)
@@ -89,6 +101,9 @@ public final class RuleEvaluator {
         memoValue = .allocate(capacity: max(1, ruleSet.memos.count))
         memoValue.initialize(repeating: false, count: max(1, ruleSet.memos.count))
         slots = .allocate(capacity: fieldCount)
+        slotReadsBodies = .allocate(capacity: fieldCount)
+        slotReadsBodies.initialize(repeating: false, count: fieldCount)
+        for (i, f) in ruleSet.fields.enumerated() { slotReadsBodies[i] = f.readsBodies }
         for (i, f) in ruleSet.fields.enumerated() {
             var kind: UInt8 = 0
             var member = AuditEvent.Member.auditID
@@ -127,6 +142,7 @@ public final class RuleEvaluator {
         resolvedItems.deallocate()
         slots.deinitialize(count: ruleSet.fields.count)
         slots.deallocate()
+        slotReadsBodies.deallocate()
     }
 
     /// Starts a new event: forgets the previous event's field values.
@@ -142,6 +158,25 @@ public final class RuleEvaluator {
         if hasEvent { event.deinitialize(count: 1) }
         event.initialize(to: e)
         hasEvent = true
+        bodiesDeferred = e.hasDeferredBody
+        bodyError = nil
+    }
+
+    /// Replaces the current event, whose bodies the tape left unparsed, by the same event parsed in full
+    /// (values extracted so far point into the input bytes, which both views share). When that parse
+    /// fails, the bodies count as absent and ``bodyError`` tells why.
+    @inline(never) private func parseBodies() {
+        bodiesDeferred = false
+        bodiesParsed &+= 1
+        let root = event.pointee.root
+        do throws(JSONError) {
+            try fullTape.parse(root.rawBytes)
+            event.pointee = AuditEvent(root: fullTape.root)
+        } catch {
+            bodyError = JSONError(offset: root.byteOffset + error.offset, reason: error.reason)
+            event.pointee.requestObject = nil
+            event.pointee.responseObject = nil
+        }
     }
 
     /// Evaluates every enabled rule on `e` and calls `match` with the index (in ``CompiledRuleSet/rules``)
@@ -277,6 +312,7 @@ public final class RuleEvaluator {
             let s = Int(cacheStart[slot])
             return s..<(s &+ Int(cacheCount[slot]))
         }
+        if bodiesDeferred && slotReadsBodies[slot] { parseBodies() }
         let start = output.count
         if hasEvent {
             let s = slots + slot
