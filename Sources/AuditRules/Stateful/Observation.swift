@@ -19,22 +19,54 @@ public struct Observation: Sendable {
     public var occurrences: Int = 1
     /// The latest event time among those occurrences.
     public var lastTime: Int64
-    /// The key: the key fields' values joined with U+001F (`<NA>` for a field without a value; a list
-    /// field's values joined with commas; a `/N` field reduced to its network).
-    public var key: String
-    /// One value per distinct condition (the fields of a condition joined with `/`).
-    public var distinct: [String]
-    /// The request's auditID ("" when the event has none).
-    public var auditID: String
-    /// Where the event came from: the input's display name, line, and item number inside an
-    /// EventList or array (0 for a whole record).
-    public var source: String
     /// Line of the record in the input.
     public var line: Int
     /// Item number inside an EventList or array (0 for a whole record).
     public var item: Int
+    /// The texts, in one immutable object: an observation is copied several times on its way through the
+    /// detectors (batch list, time-ordered buffer, detector state), and each copy then costs one
+    /// reference count instead of one per text.
+    let text: Text
+
+    final class Text: Sendable {
+        let key: String
+        let distinct: [String]
+        let auditID: String
+        let source: String
+        let output: PackedOutput
+
+        init(key: String, distinct: [String], auditID: String, source: String, output: PackedOutput) {
+            self.key = key
+            self.distinct = distinct
+            self.auditID = auditID
+            self.source = source
+            self.output = output
+        }
+    }
+
+    init(rule: Int, step: Int, time: Int64, occurrences: Int = 1, lastTime: Int64, key: String, distinct: [String],
+         auditID: String, source: String, line: Int, item: Int, output: PackedOutput) {
+        self.rule = rule
+        self.step = step
+        self.time = time
+        self.occurrences = occurrences
+        self.lastTime = lastTime
+        self.line = line
+        self.item = item
+        self.text = Text(key: key, distinct: distinct, auditID: auditID, source: source, output: output)
+    }
+
+    /// The key: the key fields' values joined with U+001F (`<NA>` for a field without a value; a list
+    /// field's values joined with commas; a `/N` field reduced to its network).
+    public var key: String { text.key }
+    /// One value per distinct condition (the fields of a condition joined with `/`).
+    public var distinct: [String] { text.distinct }
+    /// The request's auditID ("" when the event has none).
+    public var auditID: String { text.auditID }
+    /// Where the event came from: the input's display name (see ``line`` and ``item``).
+    public var source: String { text.source }
     /// The values of the rule's output fields (in ``CompiledRule/outputFields`` order), packed.
-    var output: PackedOutput
+    var output: PackedOutput { text.output }
 
     /// The key fields' values.
     public var keyValues: [String] { key.split(separator: "\u{1F}", omittingEmptySubsequences: false).map(String.init) }
