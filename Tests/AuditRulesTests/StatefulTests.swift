@@ -136,6 +136,46 @@ final class StatefulLoadingTests: XCTestCase {
         XCTAssertNil(look(["user-1", "10.0.1.1"], as: 0))
     }
 
+    func testHeldBackObservationsComeOutInTimeThenArrivalOrder() {
+        // Mostly in order (the queue), with late and equal times mixed in (the heap), pops interleaved
+        // with pushes: the order is always (time, arrival), as a full sort gives it.
+        var rng = SystemRandomNumberGenerator()
+        for round in 0..<40 {
+            var held = ObservationHeap()
+            var pending: [(time: Int64, sequence: UInt64)] = []
+            var popped: [(time: Int64, sequence: UInt64)] = []
+            var expected: [(time: Int64, sequence: UInt64)] = []
+            var clock: Int64 = 1_000
+            for sequence in 0..<UInt64(3_000) {
+                let late = Int.random(in: 0..<100, using: &rng) < (round % 4) * 10
+                clock += Int64.random(in: 0...3, using: &rng)
+                let time = late ? clock - Int64.random(in: 1...50, using: &rng) : clock
+                let o = Observation(rule: Int(sequence), step: 0, time: time, lastTime: time, key: "k", distinct: [], auditID: "",
+                                    source: "s", line: 1, item: 0, output: PackedOutput())
+                held.push(o, sequence)
+                pending.append((time, sequence))
+                XCTAssertEqual(held.count, pending.count)
+                if Int.random(in: 0..<3, using: &rng) == 0 {
+                    // Pop everything up to a time, as the detectors do.
+                    let limit = clock - Int64.random(in: 0...20, using: &rng)
+                    pending.sort { $0.time != $1.time ? $0.time < $1.time : $0.sequence < $1.sequence }
+                    while let first = pending.first, first.time <= limit {
+                        expected.append(first)
+                        pending.removeFirst()
+                    }
+                    while let t = held.minTime, t <= limit, let o = held.popMin() { popped.append((o.time, UInt64(o.rule))) }
+                    XCTAssertEqual(held.minTime, pending.map(\.time).min())
+                }
+            }
+            XCTAssertEqual(held.sorted.map { $0.sequence }, pending.sorted { $0.time != $1.time ? $0.time < $1.time : $0.sequence < $1.sequence }.map(\.sequence))
+            while let o = held.popMin() { popped.append((o.time, UInt64(o.rule))) }
+            expected += pending.sorted { $0.time != $1.time ? $0.time < $1.time : $0.sequence < $1.sequence }
+            XCTAssertEqual(popped.map(\.sequence), expected.map(\.sequence), "round \(round)")
+            XCTAssertEqual(held.count, 0)
+            XCTAssertNil(held.popMin())
+        }
+    }
+
     func testAggregateIsParsedAndCompiled() throws {
         let h = try XCTUnwrap(StatefulHarness(rules: """
         - rule: Secret Harvest

@@ -816,25 +816,37 @@ final class SequenceDetector: Detector {
 
 // MARK: - The hold-back buffer
 
-/// A binary min-heap of observations by (event time, arrival sequence). The heap orders small
-/// (time, sequence, slot) entries; the observations stay put in `storage`.
+/// Observations held back until event time passes them, taken out by (event time, arrival sequence).
+/// Small (time, sequence, slot) entries are ordered; the observations stay put in `storage`.
 struct ObservationHeap {
     struct Entry {
         var time: Int64
         var sequence: UInt64
         var slot: Int32
     }
-    private var entries: [Entry] = []
+    /// Observations that arrived in order (each no earlier than the one before): a queue, O(1) per
+    /// observation. Audit logs are nearly in time order, so almost all observations take this path.
+    private var run: [Entry] = []
+    private var runHead = 0
+    /// The others: a binary min-heap (O(log n) whatever the input's order).
+    private var heap: [Entry] = []
     private var storage: [Observation?] = []
     private var free: [Int32] = []
 
-    var count: Int { entries.count }
+    var count: Int { run.count - runHead + heap.count }
     /// The time of the first observation.
-    var minTime: Int64? { entries.first?.time }
+    var minTime: Int64? { minEntry?.time }
+
+    private var minEntry: Entry? {
+        let r: Entry? = runHead < run.count ? run[runHead] : nil
+        guard let h = heap.first else { return r }
+        guard let r else { return h }
+        return Self.less(h, r) ? h : r
+    }
 
     /// The observations in processing order, with their sequence numbers.
     var sorted: [(observation: Observation, sequence: UInt64)] {
-        entries.sorted { Self.less($0, $1) }.map { (storage[Int($0.slot)]!, $0.sequence) }
+        (run[runHead...] + heap).sorted { Self.less($0, $1) }.map { (storage[Int($0.slot)]!, $0.sequence) }
     }
 
     @inline(__always) static func less(_ a: Entry, _ b: Entry) -> Bool {
@@ -850,36 +862,60 @@ struct ObservationHeap {
             slot = Int32(storage.count)
             storage.append(o)
         }
-        entries.append(Entry(time: o.time, sequence: sequence, slot: slot))
-        var i = entries.count - 1
+        let e = Entry(time: o.time, sequence: sequence, slot: slot)
+        if runHead == run.count || !Self.less(e, run[run.count - 1]) {
+            run.append(e)
+            return
+        }
+        heap.append(e)
+        var i = heap.count - 1
         while i > 0 {
             let parent = (i - 1) / 2
-            guard Self.less(entries[i], entries[parent]) else { break }
-            entries.swapAt(i, parent)
+            guard Self.less(heap[i], heap[parent]) else { break }
+            heap.swapAt(i, parent)
             i = parent
         }
     }
 
     mutating func popMin() -> Observation? {
-        guard !entries.isEmpty else { return nil }
-        entries.swapAt(0, entries.count - 1)
-        let top = entries.removeLast()
-        var i = 0
-        while true {
-            let l = 2 * i + 1, r = l + 1
-            var m = i
-            if l < entries.count && Self.less(entries[l], entries[m]) { m = l }
-            if r < entries.count && Self.less(entries[r], entries[m]) { m = r }
-            if m == i { break }
-            entries.swapAt(i, m)
-            i = m
+        let top: Entry
+        if let h = heap.first, runHead == run.count || Self.less(h, run[runHead]) {
+            top = popHeap()
+        } else if runHead < run.count {
+            top = run[runHead]
+            runHead += 1
+            if runHead == run.count {
+                run.removeAll(keepingCapacity: run.capacity <= 1 << 16)
+                runHead = 0
+            } else if runHead >= 4096 && runHead * 2 >= run.count {
+                run.removeFirst(runHead)
+                runHead = 0
+            }
+        } else {
+            return nil
         }
         let o = storage[Int(top.slot)].take()!
         free.append(top.slot)
-        if entries.isEmpty && storage.count > 4096 {
+        if count == 0 && storage.count > 4096 {
             storage = []
             free = []
         }
         return o
+    }
+
+    private mutating func popHeap() -> Entry {
+        heap.swapAt(0, heap.count - 1)
+        let top = heap.removeLast()
+        var i = 0
+        while true {
+            let l = 2 * i + 1, r = l + 1
+            var m = i
+            if l < heap.count && Self.less(heap[l], heap[m]) { m = l }
+            if r < heap.count && Self.less(heap[r], heap[m]) { m = r }
+            if m == i { break }
+            heap.swapAt(i, m)
+            i = m
+        }
+        return top
     }
 }
