@@ -78,7 +78,7 @@ enum ReplayCommand {
         var options = PipelineOptions()
         options.workers = try a.int("workers", default: PipelineOptions.defaultWorkers, range: 1...1024)
         options.maxRecordSize = try a.size("max-record-size", default: 64 << 20)
-        options.batchSize = try a.size("batch-size", default: 1 << 20)
+        options.batchSize = try a.size("batch-size", default: PipelineOptions.defaultBatchSize)
         switch try a.choice("compression", ["auto", "none", "gzip"], default: "auto") {
         case "none": options.compression = .none
         case "gzip": options.compression = .gzip
