@@ -116,6 +116,11 @@ public func walkJSON(_ value: JSONValue, depth: Int = 0) -> Int {
         check(value.boolValue != nil, "bool without boolValue")
     case .null:
         check(value.isNull, "null kind but not isNull")
+    case .deferred:
+        check(value.isDeferred && !value.isObject && !value.isArray, "deferred value with members")
+        check(value.member("a") == nil && value.element(0) == nil, "lookup inside a deferred value")
+        check(raw.first == UInt8(ascii: "[") || raw.first == UInt8(ascii: "{"), "deferred rawBytes not bracketed")
+        check(raw.last == UInt8(ascii: "]") || raw.last == UInt8(ascii: "}"), "deferred rawBytes not bracketed")
     case .array:
         var n = 0
         for element in value.elements {
