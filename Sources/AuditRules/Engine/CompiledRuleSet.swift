@@ -8,16 +8,21 @@ public struct BoundField: Sendable {
     /// The name as written, with its argument: `ka.uri.param[command]`.
     public let displayName: String
 
-    /// Whether the field reads inside the request or response body: it needs more than the Metadata
-    /// level, or its JSON pointer goes into a body. The evaluator parses deferred bodies
-    /// (``AuditEvent/hasDeferredBody``) before extracting such a field.
-    public var readsBodies: Bool {
-        if definition.level > .metadata { return true }
+    /// The least audit level at which the field has data: its definition's, or for a JSON pointer into
+    /// the request or response body, the level that logs that body.
+    public var levelNeeded: AuditLevelNeeded {
+        var level = definition.level
         if case .pointer(let pointer) = argument {
-            return pointer.text.hasPrefix("/requestObject") || pointer.text.hasPrefix("/responseObject")
+            if pointer.text.hasPrefix("/requestObject") { level = max(level, .request) }
+            if pointer.text.hasPrefix("/responseObject") { level = max(level, .requestResponse) }
         }
-        return false
+        return level
     }
+
+    /// Whether the field reads inside the request or response body (it needs more than the Metadata
+    /// level). The evaluator parses deferred bodies (``AuditEvent/hasDeferredBody``) before extracting
+    /// such a field.
+    public var readsBodies: Bool { levelNeeded > .metadata }
 }
 
 /// A piece of a rule's `output`: literal text or a `%field`.

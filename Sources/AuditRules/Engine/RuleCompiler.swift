@@ -643,15 +643,11 @@ private struct Compiler {
 
     mutating func slot(_ definition: FieldDefinition, argumentText: String?) throws(FieldArgumentError) -> Int {
         let argument = try registry.compileArgument(argumentText, for: definition)
-        levels = max(levels, definition.level)
-        // A JSON pointer into the request or response body needs the level that logs that body.
-        if case .pointer(let pointer) = argument {
-            if pointer.text.hasPrefix("/requestObject") { levels = max(levels, .request) }
-            if pointer.text.hasPrefix("/responseObject") { levels = max(levels, .requestResponse) }
-        }
         let display = argumentText.map { "\(definition.name)[\($0)]" } ?? definition.name
+        let field = BoundField(definition: definition, argument: argument, displayName: display)
+        levels = max(levels, field.levelNeeded)
         if let s = fieldSlots[display] { return s }
-        fields.append(BoundField(definition: definition, argument: argument, displayName: display))
+        fields.append(field)
         fieldSlots[display] = fields.count - 1
         return fields.count - 1
     }
