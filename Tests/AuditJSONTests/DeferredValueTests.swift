@@ -87,14 +87,7 @@ final class DeferredValueTests: XCTestCase {
                 // Long documents, so that values span several 64-byte blocks.
                 bytes = Array("{\"k1\":[".utf8) + bytes + Array(",".utf8) + Array(randomDocument(&rng, depth: 0).0.utf8) + Array("],\"k2\":1}".utf8)
             }
-            for _ in 0..<(1 + Int(rng.next() % 3)) where !bytes.isEmpty {
-                let at = Int(rng.next() % UInt64(bytes.count))
-                switch rng.next() % 3 {
-                case 0: bytes[at] = UInt8(truncatingIfNeeded: rng.next())
-                case 1: bytes.remove(at: at)
-                default: bytes.insert(Array("{}[]\",:\\0e-\u{01}".utf8)[Int(rng.next() % 12)], at: at)
-                }
-            }
+            mutate(&bytes, &rng, inserting: Array("{}[]\",:\\0e-\u{01}".utf8))
             let strict = strictResult(bytes, maxDepth: 64)
             let lazy = deferredResult(bytes, keys: ["k1", "k3"], maxDepth: 64)
             switch (strict, lazy) {

@@ -184,14 +184,7 @@ final class TokenizerTests: XCTestCase {
         var accepted = 0
         for _ in 0..<20000 {
             var bytes = Array(randomDocument(&rng, depth: 0).0.utf8)
-            for _ in 0..<(1 + Int(rng.next() % 3)) where !bytes.isEmpty {
-                let at = Int(rng.next() % UInt64(bytes.count))
-                switch rng.next() % 3 {
-                case 0: bytes[at] = UInt8(truncatingIfNeeded: rng.next())
-                case 1: bytes.remove(at: at)
-                default: bytes.insert(Array("{}[]\",:\\0e-".utf8)[Int(rng.next() % 11)], at: at)
-                }
-            }
+            mutate(&bytes, &rng, inserting: Array("{}[]\",:\\0e-".utf8))
             bytes.withUnsafeBytes { raw in
                 if (try? tape.parse(raw)) != nil {
                     accepted += 1
@@ -303,6 +296,18 @@ struct SplitMix {
 }
 
 /// A random document: (text with random whitespace and escapes, canonical text).
+/// One to three random edits: a byte overwritten, removed, or one of `inserting` inserted.
+func mutate(_ bytes: inout [UInt8], _ rng: inout SplitMix, inserting alphabet: [UInt8]) {
+    for _ in 0..<(1 + Int(rng.next() % 3)) where !bytes.isEmpty {
+        let at = Int(rng.next() % UInt64(bytes.count))
+        switch rng.next() % 3 {
+        case 0: bytes[at] = UInt8(truncatingIfNeeded: rng.next())
+        case 1: bytes.remove(at: at)
+        default: bytes.insert(alphabet[Int(rng.next() % UInt64(alphabet.count))], at: at)
+        }
+    }
+}
+
 func randomDocument(_ rng: inout SplitMix, depth: Int) -> (String, String) {
     func ws() -> String { ["", " ", "\n", "\t", "\r\n ", ""][Int(rng.next() % 6)] }
     let choice = depth > 4 ? rng.next() % 4 : rng.next() % 6
