@@ -142,14 +142,27 @@ public struct JSONValue {
         guard tag == Tag.objectStart.rawValue else { return nil }
         let end = payload &- 2
         var i = index &+ 2
-        var found: JSONValue? = nil
+        var found = -1
+        let length = UInt64(key.count)
+        // A key node without escapes has exactly this tag-and-flags byte pair: one compare, then the
+        // length, and the bytes only when both agree.
+        let plainKey = UInt64(Tag.string.rawValue) << 8
+        let containers = (1 as UInt64) << UInt64(Tag.objectStart.rawValue) | (1 as UInt64) << UInt64(Tag.arrayStart.rawValue)
         while i < end {
-            let k = JSONValue(words: words, base: base, index: i)
-            let v = JSONValue(words: words, base: base, index: i &+ 2)
-            if k.stringEquals(key) { found = v }
-            i = v.nextIndex
+            let k = words[i]
+            if k >> flagShift == plainKey {
+                if words[i &+ 1] == length
+                    && (length == 0 || memoryEqual(base + Int(truncatingIfNeeded: k & payloadMask), key.baseAddress!, key.count)) {
+                    found = i &+ 2
+                }
+            } else if JSONValue(words: words, base: base, index: i).stringEquals(key) {
+                found = i &+ 2
+            }
+            // The value: a container's skip index, or one node.
+            let v = words[i &+ 2]
+            i = containers & ((1 as UInt64) << (v >> tagShift)) != 0 ? Int(truncatingIfNeeded: v & payloadMask) : i &+ 4
         }
-        return found
+        return found < 0 ? nil : JSONValue(words: words, base: base, index: found)
     }
 
     /// The element at `position` of this array.
@@ -407,3 +420,4 @@ public struct JSONObjectIterator: Sequence, IteratorProtocol {
         return (k, v)
     }
 }
+

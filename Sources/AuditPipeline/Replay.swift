@@ -74,11 +74,19 @@ public final class ReplayWorker {
     let evaluator: RuleEvaluator
     let settings: ReplaySettings
 
+    /// Per rule: what a match does (``belowMinimum``, ``stateful``, or 0: an alert), decided once.
+    let ruleKinds: [UInt8]
+    static let belowMinimum: UInt8 = 1
+    static let stateful: UInt8 = 2
+
     public init(ruleSet: CompiledRuleSet, settings: ReplaySettings) {
         self.decoder = RecordDecoder(format: settings.inputFormat, maxDepth: settings.maxDepth)
         self.decoder.deferBodies = settings.deferBodies
         self.evaluator = RuleEvaluator(ruleSet: ruleSet, maxDepth: settings.maxDepth)
         self.settings = settings
+        self.ruleKinds = ruleSet.rules.map { r in
+            r.priority < settings.minimumPriority ? ReplayWorker.belowMinimum : (r.aggregate != nil ? ReplayWorker.stateful : 0)
+        }
     }
 
     private static func inputProblem(_ problem: FormatProblem, item: Int, record: Record, source: SourceInfo) -> InputProblem {
@@ -93,8 +101,7 @@ public final class ReplayWorker {
         for d in batch.diagnostics {
             result.problems.append(InputProblem(path: source.displayName, line: d.line, item: 0, byteOffset: d.byteOffset, reason: d.reason))
         }
-        let rules = evaluator.ruleSet.rules
-        let minimum = settings.minimumPriority
+        let kinds = self.ruleKinds
         let allStages = settings.allStages
         let filter = settings.filter
         let filtering = !filter.isEmpty
@@ -117,8 +124,9 @@ public final class ReplayWorker {
                 if !allStages && event.stage == .requestReceived { return }
                 result.evaluated &+= 1
                 evaluator.evaluate(event, steps: { index, step in
-                    guard rules[index].priority >= minimum else { return }
-                    if rules[index].aggregate != nil {
+                    let kind = kinds[index]
+                    if kind == ReplayWorker.belowMinimum { return }
+                    if kind == ReplayWorker.stateful {
                         evaluator.observe(rule: index, step: step, time: time, auditID: event.auditID, source: source.displayName,
                                           line: record.line, item: item, into: &result.observations, merging: &merger)
                         return

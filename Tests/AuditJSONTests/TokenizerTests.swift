@@ -144,6 +144,19 @@ final class TokenizerTests: XCTestCase {
             XCTAssertEqual(tape.root.value(at: JSONPath("x.p"))?.boolValue, true)
             XCTAssertEqual(try tape.root.value(at: JSONPointer("/x/p"))?.boolValue, true)
         }
+        // A key written with escapes is the same key: the last spelling wins; lookups step over
+        // containers (empty or not) and never match keys inside them.
+        let mixed = Array(#"{"a":[],"v\u0065rb":"get","b":{},"verb":"list","c":[1,{"verb":"x"}],"k":1,"v\u0065rb":"watch","d":{"verb":"y"}}"#.utf8)
+        try mixed.withUnsafeBytes { raw in
+            try tape.parse(raw)
+            XCTAssertEqual(tape.root.member("verb")?.decodedString(), "watch")
+            XCTAssertEqual(tape.root.member("k")?.int64Value, 1)
+            XCTAssertEqual(tape.root.member("c")?.count, 2)
+            XCTAssertEqual(tape.root.member("b")?.isObject, true)
+            XCTAssertEqual(tape.root.member("d")?.member("verb")?.decodedString(), "y")
+            XCTAssertNil(tape.root.member("ver"))
+            XCTAssertNil(tape.root.member(""))
+        }
     }
 
     func testNumbers() throws {

@@ -53,6 +53,16 @@ public final class RuleEvaluator {
     private let memoGeneration: UnsafeMutablePointer<UInt32>
     private let memoValue: UnsafeMutablePointer<Bool>
 
+    /// Per rule: where its merge slots are in ``mergeSlots`` (count -1: the rule's observations are not
+    /// merged, see ``ObservationPlan/merges``).
+    struct MergePlan {
+        var start: Int32
+        var count: Int32
+    }
+    let mergePlans: UnsafeMutablePointer<MergePlan>
+    /// The field slots whose values identify a repeat: key fields, then every distinct field.
+    let mergeSlots: UnsafeMutablePointer<Int32>
+
     /// A field's extractor and compiled argument, side by side for the hot path.
     struct FieldSlot {
         let extract: FieldExtractor
@@ -100,6 +110,20 @@ public final class RuleEvaluator {
         memoGeneration.initialize(repeating: 0, count: max(1, ruleSet.memos.count))
         memoValue = .allocate(capacity: max(1, ruleSet.memos.count))
         memoValue.initialize(repeating: false, count: max(1, ruleSet.memos.count))
+        mergePlans = .allocate(capacity: max(1, ruleSet.rules.count))
+        var flatSlots: [Int32] = []
+        for (i, plan) in ruleSet.observationPlans.enumerated() {
+            guard let plan, plan.merges else {
+                (mergePlans + i).initialize(to: MergePlan(start: 0, count: -1))
+                continue
+            }
+            let start = flatSlots.count
+            flatSlots += plan.keySlots.map { Int32($0) }
+            for slots in plan.distinctSlots { flatSlots += slots.map { Int32($0) } }
+            (mergePlans + i).initialize(to: MergePlan(start: Int32(start), count: Int32(flatSlots.count - start)))
+        }
+        mergeSlots = .allocate(capacity: max(1, flatSlots.count))
+        mergeSlots.initialize(from: flatSlots, count: flatSlots.count)
         slots = .allocate(capacity: fieldCount)
         slotReadsBodies = .allocate(capacity: fieldCount)
         slotReadsBodies.initialize(repeating: false, count: fieldCount)
@@ -143,6 +167,8 @@ public final class RuleEvaluator {
         slots.deinitialize(count: ruleSet.fields.count)
         slots.deallocate()
         slotReadsBodies.deallocate()
+        mergePlans.deallocate()
+        mergeSlots.deallocate()
     }
 
     /// Starts a new event: forgets the previous event's field values.

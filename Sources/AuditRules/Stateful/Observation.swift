@@ -278,20 +278,21 @@ extension RuleEvaluator {
     /// `list`, or merges it into an earlier one of the same batch (see ``Observation/occurrences``).
     public func observe(rule index: Int, step: Int, time: Int64, auditID: JSONValue?, source: String, line: Int, item: Int,
                         into list: inout [Observation], merging merger: inout ObservationMerger) {
-        guard let plan = ruleSet.observationPlans[index] else { return }
-        if plan.merges {
-            merger.material.count = 0
-            merger.material.append(index)
-            for slot in plan.keySlots { appendMaterial(slot, to: &merger) }
-            for slots in plan.distinctSlots {
-                for slot in slots { appendMaterial(slot, to: &merger) }
-            }
+        let merge = mergePlans[index]
+        if merge.count >= 0 {
+            // A repeat of an earlier observation of the batch only adds to its counts: built from raw
+            // tables, with no reference counting (most events of busy first_seen rules end here).
+            let material = merger.material
+            material.count = 0
+            material.append(index)
+            for k in Int(merge.start)..<Int(merge.start &+ merge.count) { appendMaterial(Int(mergeSlots[k]), to: material) }
             if let at = merger.lookupOrInsert(observation: list.count), at < list.count {
                 list[at].occurrences += 1
                 if time > list[at].lastTime { list[at].lastTime = time }
                 return
             }
         }
+        guard let plan = ruleSet.observationPlans[index] else { return }
         list.append(makeObservation(plan, rule: index, step: step, time: time, auditID: auditID?.decodedString() ?? "",
                                     source: source, line: line, item: item))
     }
@@ -306,9 +307,8 @@ extension RuleEvaluator {
     }
 
     /// Lays out a field's values for ``ObservationMerger``: count, then each value's length and bytes.
-    private func appendMaterial(_ slot: Int, to merger: inout ObservationMerger) {
+    @inline(__always) private func appendMaterial(_ slot: Int, to m: GrowableBytes) {
         let values = self.values(ofSlot: slot)
-        let m = merger.material
         m.append(values.count)
         for v in values {
             m.append(v.count)

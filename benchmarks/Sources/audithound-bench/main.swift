@@ -3,13 +3,17 @@
 //   audithound-bench generate --size 200MB --seed 1 [--attack-rate 0.001] [--events-per-second 100] --out FILE
 //   audithound-bench jsonserialization FILE     Foundation's JSONSerialization, one line at a time
 //   audithound-bench tokenize FILE              AuditJSON's JSONTape, one line at a time
+//   audithound-bench stages FILE                one thread, the default ruleset: decode only, then decode and
+//                                               evaluate (programs and field tests per event); no stateful stage
 //
 // Every measuring subcommand prints one line:
 //   <tool> bytes=N events=N errors=N seconds=S mb_per_s=X events_per_s=Y
 // MB is 10^6 bytes. The time covers reading the file and parsing, not process start-up.
 
+import AuditInput
 import AuditJSON
 import AuditLogGen
+import AuditRules
 import Foundation
 
 #if canImport(Glibc)
@@ -27,6 +31,7 @@ func usage() -> Never {
           audithound-bench generate --size SIZE [--seed N] [--attack-rate R] [--events-per-second E] --out FILE|-
           audithound-bench jsonserialization FILE
           audithound-bench tokenize FILE
+          audithound-bench stages FILE
         SIZE: bytes, or with a suffix KB/MB/GB (10^3…) or KiB/MiB/GiB (2^10…)
         """)
 }
@@ -178,6 +183,50 @@ func tokenize(_ o: Options) {
     if words == 0 && events > 0 { fail("empty tape") }
 }
 
+/// Where one thread's time goes, stage by stage, on the replay path (deferred bodies, the default
+/// ruleset): each pass reads the file again and adds one stage.
+func stages(_ o: Options) {
+    guard let path = o.positional.first else { usage() }
+    guard let ruleSet = RuleCompiler.load(DefaultRules.files).ruleSet else { fail("the default rules do not compile") }
+    for pass in 0..<3 {
+        let decoder = RecordDecoder()
+        decoder.deferBodies = true
+        let evaluator = RuleEvaluator(ruleSet: ruleSet)
+        var events = 0
+        var errors = 0
+        var matches = 0
+        var observations: [Observation] = []
+        var merger = ObservationMerger()
+        let t0 = now()
+        let bytes = forEachLine(path) { line in
+            decoder.forEachAuditEvent(inRecord: line, event: { event, _ in
+                events += 1
+                guard pass > 0 else { return }
+                evaluator.evaluate(event, steps: { rule, step in
+                    matches += 1
+                    if pass == 2 && ruleSet.rules[rule].aggregate != nil {
+                        evaluator.observe(rule: rule, step: step, time: 0, auditID: event.auditID, source: path, line: 0, item: 0,
+                                          into: &observations, merging: &merger)
+                        if observations.count > 4096 {
+                            observations.removeAll(keepingCapacity: true)
+                            merger.reset()
+                        }
+                    }
+                })
+            }, problem: { _, _ in errors += 1 })
+        }
+        let seconds = now() - t0
+        let name = ["decode", "decode+evaluate", "decode+evaluate+observe"][pass]
+        report(name, bytes: bytes, events: events, errors: errors, seconds: seconds)
+        if pass > 0 {
+            let e = Double(max(events, 1))
+            print("  per event: \(String(format: "%.1f", Double(evaluator.programsRun) / e)) programs, "
+                + "\(String(format: "%.1f", Double(evaluator.predicatesRun) / e)) field tests, "
+                + "\(String(format: "%.2f", Double(matches) / e)) matches")
+        }
+    }
+}
+
 // MARK: Main
 
 let args = CommandLine.arguments
@@ -187,5 +236,6 @@ switch args[1] {
 case "generate": generate(options)
 case "jsonserialization": jsonSerialization(options)
 case "tokenize": tokenize(options)
+case "stages": stages(options)
 default: usage()
 }
