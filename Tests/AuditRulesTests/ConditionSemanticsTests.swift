@@ -148,6 +148,44 @@ func engineSharedDirectory() -> URL? {
 // MARK: - Tests
 
 final class ConditionSemanticsTests: XCTestCase {
+
+    func testEmptyListsFoldAwayAndRulesThatNeedThemNeverRun() throws {
+        let h = try EngineHarness("""
+        - list: blocked
+          items: []
+        - list: allowed
+          items: []
+        - rule: Blocked
+          desc: d
+          condition: ka.user.name in (blocked) and ka.verb exists
+          output: o
+          priority: INFO
+        - rule: Not allowed
+          desc: d
+          condition: ka.verb = get and not ka.user.name in (allowed)
+          output: o
+          priority: INFO
+        - rule: Empty intersects or verb
+          desc: d
+          condition: ka.user.groups intersects (blocked) or ka.verb = get
+          output: o
+          priority: INFO
+        - rule: Empty pmatch
+          desc: d
+          condition: ka.uri.path pmatch (allowed)
+          output: o
+          priority: INFO
+        """)
+        let get = EngineEvent.json(["verb": "get"])
+        // `fired` also checks every rule on its own, without the index: the folding changes no answer.
+        XCTAssertEqual(h.fired(get), ["Not allowed", "Empty intersects or verb"])
+        XCTAssertEqual(h.fired(EngineEvent.json(["verb": "list"])), [])
+        // Blocked and Empty pmatch can never match: the index never runs them.
+        XCTAssertEqual(h.programsRun(get), 2)
+        let blocked = h.ruleSet.rules.first { $0.name == "Blocked" }!
+        XCTAssertEqual(blocked.verbMask, 0)
+    }
+
     /// A pod creation with list fields, numbers and booleans.
     static let pod = EngineEvent.json([
         "requestObject": [

@@ -33,6 +33,43 @@ indirect enum Expr {
     case and([Expr]), or([Expr]), not(Expr), predicate(Int), constant(Bool)
     /// A macro's condition, evaluated at most once per event (see ``Compiler/memos``).
     case memo(Int)
+
+    /// The same condition with constants folded away: `x in ()` of an empty list is false, so a rule
+    /// that needs it never runs (its index masks become empty), and `not x in ()` costs nothing. The
+    /// default ruleset has several lists that users fill in (block lists, allowed identities) and that
+    /// are empty until they do.
+    var simplified: Expr {
+        switch self {
+        case .and(let children):
+            var kept: [Expr] = []
+            for c in children {
+                let s = c.simplified
+                if case .constant(let b) = s {
+                    if !b { return .constant(false) }
+                    continue
+                }
+                kept.append(s)
+            }
+            return kept.isEmpty ? .constant(true) : (kept.count == 1 ? kept[0] : .and(kept))
+        case .or(let children):
+            var kept: [Expr] = []
+            for c in children {
+                let s = c.simplified
+                if case .constant(let b) = s {
+                    if b { return .constant(true) }
+                    continue
+                }
+                kept.append(s)
+            }
+            return kept.isEmpty ? .constant(false) : (kept.count == 1 ? kept[0] : .or(kept))
+        case .not(let e):
+            let s = e.simplified
+            if case .constant(let b) = s { return .constant(!b) }
+            return .not(s)
+        case .predicate, .constant, .memo:
+            return self
+        }
+    }
 }
 
 /// A macro lowered once and shared by every condition that names it. Macros are pure (a condition of
@@ -115,6 +152,7 @@ private struct Compiler {
                 if let e = lowerException(exception, rule: rule) { exceptionExprs.append(.not(e)) } else { ok = false }
             }
             if !exceptionExprs.isEmpty { expr = .and([expr] + exceptionExprs) }
+            expr = expr.simplified
             let (segments, outputFields) = compileOutput(rule)
             if ok { emit(expr) } else { instructions.append(.constant(false)) }
             let end = instructions.count
@@ -322,7 +360,7 @@ private struct Compiler {
             let nodesBefore = nodes
             let outerLevels = levels
             levels = .metadata
-            let lowered = lower(ast, text: macro.condition, stack: &stack)
+            let lowered = lower(ast, text: macro.condition, stack: &stack)?.simplified
             let macroLevels = levels
             levels = max(outerLevels, macroLevels)
             guard let lowered else {
@@ -393,6 +431,8 @@ private struct Compiler {
             case .field:
                 return nil
             }
+            // An empty list holds nothing: `in`, `intersects` and `pmatch` are false whatever the field.
+            if values.isEmpty { return .constant(false) }
             if values.count >= Compiler.maxListItems {
                 report(text, span, "the list expands to more than \(Compiler.maxListItems) items (lists nested too often?)")
                 return nil
