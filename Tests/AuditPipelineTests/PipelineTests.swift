@@ -57,11 +57,15 @@ func compiledTestRules() -> CompiledRuleSet {
 }
 
 /// Runs a replay through the pipeline and returns the alerts as JSON lines plus the counters.
-func replay(_ paths: [String], workers: Int, batchSize: Int, ruleSet: CompiledRuleSet, slowConsumer: Bool = false)
+func replay(_ paths: [String], workers: Int, batchSize: Int, ruleSet: CompiledRuleSet, slowConsumer: Bool = false,
+            inline: Bool? = nil, stopAfterBatches: Int? = nil)
     -> (alerts: [String], events: Int, problems: [String], report: PipelineReport) {
     var options = PipelineOptions()
     options.workers = workers
     options.batchSize = batchSize
+    options.inline = inline
+    var batches = 0
+    defer { StopSignal.reset() }
     var alerts: [String] = []
     var events = 0
     var problems: [String] = []
@@ -70,6 +74,8 @@ func replay(_ paths: [String], workers: Int, batchSize: Int, ruleSet: CompiledRu
         return { batch, source in w.process(batch, source: source) }
     }, consume: { r, _, _ in
         if slowConsumer { usleep(2000) }
+        batches += 1
+        if let n = stopAfterBatches, batches >= n { StopSignal.request() }
         events += r.events
         problems += r.problems.map { $0.description }
         alerts += r.alerts.map { AlertFormatter.json($0, hostname: "h") }
@@ -91,6 +97,13 @@ final class PipelineTests: XCTestCase {
             let r = replay([a, b], workers: workers, batchSize: batch, ruleSet: ruleSet)
             XCTAssertEqual(r.alerts, reference.alerts, "workers=\(workers) batch=\(batch)")
             XCTAssertEqual(r.problems, reference.problems, "workers=\(workers) batch=\(batch)")
+        }
+        // One thread doing everything (the single-CPU mode) and the threaded pipeline agree.
+        for inline in [true, false] {
+            let r = replay([a, b], workers: 1, batchSize: 1 << 20, ruleSet: ruleSet, inline: inline)
+            XCTAssertEqual(r.alerts, reference.alerts, "inline=\(inline)")
+            XCTAssertEqual(r.problems, reference.problems, "inline=\(inline)")
+            XCTAssertEqual(r.events, reference.events, "inline=\(inline)")
         }
         // Alerts come out in input order: file a before file b, lines ascending.
         let inputs = reference.alerts.compactMap { line -> (String, Int)? in
@@ -138,6 +151,24 @@ final class PipelineTests: XCTestCase {
         // Hundreds of batches went through, but only the fixed pool was ever allocated.
         XCTAssertLessThanOrEqual(r.report.batchesCreated, 2 * 2 + 2)
         XCTAssertGreaterThan(r.report.bytesRead, Int64(8192 * 100))
+    }
+
+    func testInlineModeUsesOneBatchReportsErrorsAndStops() {
+        let ruleSet = compiledTestRules()
+        let path = writeTemp(syntheticLog(count: 3000, seed: 4), name: "inline.log")
+        defer { unlink(path) }
+        let all = replay(["/nonexistent/audit.log", path], workers: 1, batchSize: 8192, ruleSet: ruleSet, inline: true)
+        XCTAssertEqual(all.events, 3000)
+        XCTAssertEqual(all.report.batchesCreated, 1, "one batch, refilled")
+        XCTAssertEqual(all.report.inputErrors.count, 1)
+        XCTAssertTrue(all.report.inputErrors[0].description.contains("/nonexistent/audit.log"))
+        XCTAssertEqual(all.report.bytesRead, Int64(syntheticLog(count: 3000, seed: 4).count))
+        // A stop request: the batch in hand is finished and consumed, nothing after it is read.
+        let stopped = replay([path], workers: 1, batchSize: 8192, ruleSet: ruleSet, inline: true, stopAfterBatches: 3)
+        XCTAssertTrue(stopped.report.stopped)
+        XCTAssertGreaterThan(stopped.events, 0)
+        XCTAssertLessThan(stopped.events, 3000)
+        XCTAssertEqual(stopped.alerts, Array(all.alerts.prefix(stopped.alerts.count)))
     }
 
     func testUnreadableInputIsReportedAndOthersStillProcessed() {
