@@ -420,4 +420,3 @@ public struct JSONObjectIterator: Sequence, IteratorProtocol {
         return (k, v)
     }
 }
-

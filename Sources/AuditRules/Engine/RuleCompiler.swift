@@ -41,27 +41,9 @@ indirect enum Expr {
     var simplified: Expr {
         switch self {
         case .and(let children):
-            var kept: [Expr] = []
-            for c in children {
-                let s = c.simplified
-                if case .constant(let b) = s {
-                    if !b { return .constant(false) }
-                    continue
-                }
-                kept.append(s)
-            }
-            return kept.isEmpty ? .constant(true) : (kept.count == 1 ? kept[0] : .and(kept))
+            return Expr.fold(children, identity: true, Expr.and)
         case .or(let children):
-            var kept: [Expr] = []
-            for c in children {
-                let s = c.simplified
-                if case .constant(let b) = s {
-                    if b { return .constant(true) }
-                    continue
-                }
-                kept.append(s)
-            }
-            return kept.isEmpty ? .constant(false) : (kept.count == 1 ? kept[0] : .or(kept))
+            return Expr.fold(children, identity: false, Expr.or)
         case .not(let e):
             let s = e.simplified
             if case .constant(let b) = s { return .constant(!b) }
@@ -69,6 +51,21 @@ indirect enum Expr {
         case .predicate, .constant, .memo:
             return self
         }
+    }
+
+    /// `and` (identity true) or `or` (identity false) of `children`, simplified: a child equal to the
+    /// identity drops out, one equal to its opposite decides the whole.
+    private static func fold(_ children: [Expr], identity: Bool, _ make: ([Expr]) -> Expr) -> Expr {
+        var kept: [Expr] = []
+        for c in children {
+            let s = c.simplified
+            if case .constant(let b) = s {
+                if b != identity { return s }
+                continue
+            }
+            kept.append(s)
+        }
+        return kept.isEmpty ? .constant(identity) : (kept.count == 1 ? kept[0] : make(kept))
     }
 }
 
