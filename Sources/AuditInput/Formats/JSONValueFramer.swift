@@ -271,15 +271,7 @@ public final class JSONValueFramer {
                     break
                 }
                 let index = UnsafeRawPointer(newline) - UnsafeRawPointer(p)
-                var stop = index
-                if stop > fill.recordStart {
-                    if p[stop - 1] == 0x0D { stop -= 1 }
-                } else if s.skipping && s.skippedCR {
-                    s.skippedBytes -= 1
-                }
-                self.emit(batch, fill, start: fill.recordStart, end: stop, state: &s)
-                s.line += 1
-                s.mode = .between
+                self.endRecord(atNewline: index, batch, fill, state: &s)
                 i = index + 1
 
             case .container:
@@ -325,17 +317,8 @@ public final class JSONValueFramer {
                             // A raw newline is never inside a valid JSON string: this record is broken
                             // (e.g. cut off). End it here, so that the parser reports it and the records
                             // after it are still read, instead of being swallowed by the open string.
-                            var stop = i
-                            if stop > fill.recordStart {
-                                if p[stop - 1] == 0x0D { stop -= 1 }
-                            } else if s.skipping && s.skippedCR {
-                                // The `\r` before this newline was discarded with an earlier batch.
-                                s.skippedBytes -= 1
-                            }
-                            self.emit(batch, fill, start: fill.recordStart, end: stop, state: &s)
-                            s.line += 1
+                            self.endRecord(atNewline: i, batch, fill, state: &s)
                             s.inString = false
-                            s.mode = .between
                             i += 1
                             fill.recordStart = i
                             break
@@ -367,6 +350,20 @@ public final class JSONValueFramer {
         }
         if s.mode == .between { fill.recordStart = i }
         fill.scanFrom = i
+    }
+
+    /// Ends the current record at the newline at `index` (a `\r` before it is left out) and hands it out.
+    private func endRecord(atNewline index: Int, _ batch: RecordBatch, _ fill: FillState, state s: inout ScanState) {
+        var stop = index
+        if stop > fill.recordStart {
+            if batch.storage.load(fromByteOffset: stop - 1, as: UInt8.self) == 0x0D { stop -= 1 }
+        } else if s.skipping && s.skippedCR {
+            // The `\r` before this newline was discarded with an earlier batch.
+            s.skippedBytes -= 1
+        }
+        self.emit(batch, fill, start: fill.recordStart, end: stop, state: &s)
+        s.line += 1
+        s.mode = .between
     }
 
     /// Hands out the record `start..<end` (or reports it, when it was too long).
