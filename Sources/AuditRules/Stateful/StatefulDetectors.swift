@@ -76,6 +76,11 @@ public final class StatefulDetectors {
     private var newest: Int64 = .min
     /// Everything at or before this time has been processed; earlier arrivals are late.
     private var clock: Int64 = .min
+    /// No detector has anything to do before the clock reaches this time (the least of their
+    /// ``Detector/nextDeadline``s, or less).
+    private var deadline: Int64 = .min
+    /// Off: every clock move asks every detector (tests compare the two).
+    var gatesAdvances = true
     private var counters = StatefulReport()
 
     /// Detectors for every enabled stateful rule of `ruleSet`.
@@ -178,16 +183,31 @@ public final class StatefulDetectors {
         }
         if limit > clock {
             clock = limit
-            for d in ordered { d.advance(to: clock, &out) }
+            advanceDetectors(&out)
         }
     }
 
     private func process(_ o: Observation, _ out: inout [Alert]) {
         if o.time > clock {
             clock = o.time
-            for d in ordered { d.advance(to: clock, &out) }
+            advanceDetectors(&out)
         }
-        if o.rule >= 0, o.rule < detectors.count { detectors[o.rule]?.process(o, &out) }
+        if o.rule >= 0, o.rule < detectors.count, let d = detectors[o.rule] {
+            d.process(o, &out)
+            deadline = min(deadline, d.nextDeadline)
+        }
+    }
+
+    /// Lets the detectors act on the clock (close windows, forget values), only when one of them has
+    /// something due: the clock moves with almost every observation, and most moves change nothing.
+    private func advanceDetectors(_ out: inout [Alert]) {
+        guard clock >= deadline || !gatesAdvances else { return }
+        var next = Int64.max
+        for d in ordered {
+            d.advance(to: clock, &out)
+            next = min(next, d.nextDeadline)
+        }
+        deadline = next
     }
 
     // MARK: State
@@ -275,6 +295,8 @@ public final class StatefulDetectors {
                 let savedSequence = UInt64(max(Int64(restored.count), try StateCoding.int(root.member("sequence"), "sequence")))
                 sequence = max(sequence, savedSequence)
                 for (i, o) in restored.enumerated() { heap.push(o, savedSequence - UInt64(restored.count - i)) }
+                // The loaded state may have anything due: the next clock move asks every detector.
+                deadline = .min
                 return .success(())
             } catch {
                 return .failure(error)
@@ -390,6 +412,8 @@ class Detector {
     init(_ context: DetectorContext) { self.context = context }
 
     var keyCount: Int { 0 }
+    /// ``advance(to:_:)`` does nothing for any time before this one.
+    var nextDeadline: Int64 { .max }
     func advance(to time: Int64, _ out: inout [Alert]) {}
     func process(_ o: Observation, _ out: inout [Alert]) {}
     func finish(_ out: inout [Alert]) {}
@@ -400,6 +424,13 @@ class Detector {
         alerts += 1
         out.append(a)
     }
+}
+
+/// The first time at which something last seen at `time` is more than `duration` old (`.max` when that
+/// is beyond the range of event times).
+@inline(__always) func expiry(_ time: Int64, after duration: Int64) -> Int64 {
+    let (end, overflow) = time.addingReportingOverflow(duration)
+    return overflow || end == .max ? .max : end + 1
 }
 
 /// Appends to a list that keeps only the last `limit` items.
@@ -444,6 +475,8 @@ final class WindowDetector: Detector {
     }
 
     override var keyCount: Int { table.count }
+
+    override var nextDeadline: Int64 { endsHead < ends.count ? ends[endsHead].end : .max }
 
     override func advance(to time: Int64, _ out: inout [Alert]) {
         guard endsHead < ends.count, ends[endsHead].end <= time else { return }
@@ -643,6 +676,11 @@ final class FirstSeenDetector: Detector {
         return n
     }
 
+    override var nextDeadline: Int64 {
+        guard let ttl = context.spec.forgetAfter, table.oldest >= 0 else { return .max }
+        return expiry(table.value(table.oldest).last, after: ttl)
+    }
+
     override func advance(to time: Int64, _ out: inout [Alert]) {
         guard let ttl = context.spec.forgetAfter else { return }
         // Least recently used = least recently seen (observations come in event-time order).
@@ -735,6 +773,11 @@ final class SequenceDetector: Detector {
     }
 
     override var keyCount: Int { table.count }
+
+    override var nextDeadline: Int64 {
+        guard table.oldest >= 0, let last = table.value(table.oldest).steps.last else { return .max }
+        return expiry(last.time, after: context.spec.within)
+    }
 
     override func advance(to time: Int64, _ out: inout [Alert]) {
         // Keys are used (touched) only by first steps, which come in event-time order: the least recently
