@@ -548,8 +548,10 @@ final class StatefulDetectorTests: XCTestCase {
                       a.message)
     }
 
-    func testDistinctWithMaxCountIsJudgedWhenTheWindowCloses() throws {
-        let rules = """
+    /// Broad but sparse: at least 3 paths and both decisions by one user within 10 minutes, in at most
+    /// `maxCount` requests.
+    func sparseRules(maxCount: Int) -> String {
+        """
         - rule: Sparse
           desc: d
           condition: ka.verb in (get, list)
@@ -560,8 +562,12 @@ final class StatefulDetectorTests: XCTestCase {
             key: [ka.user.name]
             window: 10m
             distinct: [{field: ka.uri.path, count: 3}, {field: ka.auth.decision, count: 2}]
-            max_count: 10
+            max_count: \(maxCount)
         """
+    }
+
+    func testDistinctWithMaxCountIsJudgedWhenTheWindowCloses() throws {
+        let rules = sparseRules(maxCount: 10)
         func request(_ seconds: Double, _ i: Int, decision: String = "allow") -> String {
             timed(auditEvent(verb: "get", resource: "pods", name: "p\(i % 4)", decision: decision, auditID: "id-\(i)"), seconds)
         }
@@ -728,20 +734,7 @@ final class StatefulDetectorTests: XCTestCase {
         // The detectors act on the clock (windows close, values are forgotten, sequences expire) only
         // when one of them has something due; asking every detector at every clock move must give the
         // same alerts and counters, on a random stream with jitter, idle gaps of days and advances.
-        let sparse = """
-        - rule: Sparse
-          desc: d
-          condition: ka.verb in (get, list)
-          output: sparse (user=%ka.user.name uri=%ka.uri)
-          priority: NOTICE
-          aggregate:
-            type: distinct
-            key: [ka.user.name]
-            window: 10m
-            distinct: [{field: ka.uri.path, count: 3}, {field: ka.auth.decision, count: 2}]
-            max_count: 40
-        """
-        let rules = burstRules + "\n" + harvestRules + "\n" + agentRules + "\n" + sequenceRules + "\n" + sparse
+        let rules = burstRules + "\n" + harvestRules + "\n" + agentRules + "\n" + sequenceRules + "\n" + sparseRules(maxCount: 40)
         var rng = XorShift(state: 0x9E37_79B9_7F4A_7C15)
         for round in 0..<6 {
             var events: [String] = []
