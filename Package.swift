@@ -7,18 +7,35 @@ import PackageDescription
 /// (measured: about a third of the tokenizer's time). Debug builds, and so `swift test`, keep them.
 let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
 
+/// The JSON parser's source (Sources/AuditJSONParser/TapeParser.swift) is compiled a second time, through
+/// a symbolic link, for AVX2 CPUs; `JSONTape` picks that copy at run time when the CPU supports it. Swift
+/// has no per-function target attribute, so the flag applies to that module only. x86-64 hosts only.
+/// CCPUID: a header-only module over the compiler's <cpuid.h>, to check the CPU at run time.
+#if arch(x86_64)
+let avx2Parser: [Target] = [
+    .target(name: "AuditJSONParserAVX2", dependencies: ["AuditJSONParser"],
+            swiftSettings: hotPath + [.unsafeFlags(["-target-cpu", "haswell", "-DAUDITHOUND_AVX2"])]),
+    .systemLibrary(name: "CCPUID", path: "Sources/CCPUID"),
+]
+#else
+let avx2Parser: [Target] = []
+#endif
+
 let package = Package(
     name: "AuditHound",
     products: [
         .executable(name: "audithound", targets: ["audithound"]),
         .library(name: "AuditJSON", targets: ["AuditJSON"]),
     ],
-    targets: [
+    targets: avx2Parser + [
         // System zlib (Debian: zlib1g-dev) for gzip input.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
-        // Zero-copy JSON tokenizer. No Foundation.
-        .target(name: "AuditJSON", swiftSettings: hotPath),
+        // Zero-copy JSON tokenizer. No Foundation. The parser itself is in AuditJSONParser (and its AVX2
+        // build, above); AuditJSON holds the tape and the value API.
+        .target(name: "AuditJSONParser", swiftSettings: hotPath),
+        .target(name: "AuditJSON", dependencies: ["AuditJSONParser"] + avx2Parser.map { .target(name: $0.name) },
+                swiftSettings: hotPath),
         // Readers (file, gzip, stdin, directories), record framing, the audit-event view.
         .target(name: "AuditInput", dependencies: ["AuditJSON", "CZlib"], swiftSettings: hotPath),
         // Rule files (YAML subset), conditions, ka.* fields, evaluation, alert rendering.

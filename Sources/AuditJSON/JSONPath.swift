@@ -1,3 +1,5 @@
+import AuditJSONParser
+
 /// A precompiled object key: its UTF-8 bytes, ready for allocation-free lookups.
 public struct JSONKey: Sendable, Hashable {
     /// The key's UTF-8 bytes.

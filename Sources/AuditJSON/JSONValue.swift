@@ -1,3 +1,5 @@
+import AuditJSONParser
+
 /// The kinds of JSON values.
 public enum JSONKind: Sendable, Equatable {
     case null, bool, number, string, object, array
@@ -34,28 +36,28 @@ public struct JSONValue {
     /// The kind of this value.
     @inlinable public var kind: JSONKind {
         switch tag {
-        case Tag.string.rawValue: return .string
-        case Tag.number.rawValue: return .number
-        case Tag.objectStart.rawValue: return .object
-        case Tag.arrayStart.rawValue: return .array
-        case Tag.null.rawValue: return .null
-        case Tag.deferred.rawValue: return .deferred
+        case TapeTag.string.rawValue: return .string
+        case TapeTag.number.rawValue: return .number
+        case TapeTag.objectStart.rawValue: return .object
+        case TapeTag.arrayStart.rawValue: return .array
+        case TapeTag.null.rawValue: return .null
+        case TapeTag.deferred.rawValue: return .deferred
         default: return .bool
         }
     }
 
-    @inlinable public var isString: Bool { tag == Tag.string.rawValue }
-    @inlinable public var isObject: Bool { tag == Tag.objectStart.rawValue }
-    @inlinable public var isArray: Bool { tag == Tag.arrayStart.rawValue }
-    @inlinable public var isNull: Bool { tag == Tag.null.rawValue }
+    @inlinable public var isString: Bool { tag == TapeTag.string.rawValue }
+    @inlinable public var isObject: Bool { tag == TapeTag.objectStart.rawValue }
+    @inlinable public var isArray: Bool { tag == TapeTag.arrayStart.rawValue }
+    @inlinable public var isNull: Bool { tag == TapeTag.null.rawValue }
     /// True for an object or array that the tape did not parse (``JSONTape/deferredKeys``): it has no
     /// members or elements here, only ``rawBytes``; parse those to read inside it.
-    @inlinable public var isDeferred: Bool { tag == Tag.deferred.rawValue }
+    @inlinable public var isDeferred: Bool { tag == TapeTag.deferred.rawValue }
 
     /// The tape index just past this value (past the whole subtree for a container).
     @inlinable public var nextIndex: Int {
         let t = tag
-        if t == Tag.objectStart.rawValue || t == Tag.arrayStart.rawValue { return payload }
+        if t == TapeTag.objectStart.rawValue || t == TapeTag.arrayStart.rawValue { return payload }
         return index &+ 2
     }
 
@@ -63,7 +65,7 @@ public struct JSONValue {
     /// or literal's text; a container's whole text, brackets included.
     @inlinable public var rawBytes: UnsafeRawBufferPointer {
         let t = tag
-        if t == Tag.objectStart.rawValue || t == Tag.arrayStart.rawValue {
+        if t == TapeTag.objectStart.rawValue || t == TapeTag.arrayStart.rawValue {
             let open = Int(truncatingIfNeeded: words[index &+ 1])
             let endNode = payload &- 2
             let close = Int(truncatingIfNeeded: words[endNode &+ 1])
@@ -75,27 +77,27 @@ public struct JSONValue {
     /// Byte offset of the value in the parsed input (for a string, of its first content byte).
     @inlinable public var byteOffset: Int {
         let t = tag
-        if t == Tag.objectStart.rawValue || t == Tag.arrayStart.rawValue {
+        if t == TapeTag.objectStart.rawValue || t == TapeTag.arrayStart.rawValue {
             return Int(truncatingIfNeeded: words[index &+ 1])
         }
         return payload
     }
 
     /// True when this string holds backslash escapes (its raw bytes differ from its decoded text).
-    @inlinable public var hasEscapes: Bool { tag == Tag.string.rawValue && flags & 1 != 0 }
+    @inlinable public var hasEscapes: Bool { tag == TapeTag.string.rawValue && flags & 1 != 0 }
 
     /// The boolean, for `true` and `false`.
     @inlinable public var boolValue: Bool? {
         switch tag {
-        case Tag.trueValue.rawValue: return true
-        case Tag.falseValue.rawValue: return false
+        case TapeTag.trueValue.rawValue: return true
+        case TapeTag.falseValue.rawValue: return false
         default: return nil
         }
     }
 
     /// The number as a 64-bit integer, when it is written as an integer and fits.
     public var int64Value: Int64? {
-        guard tag == Tag.number.rawValue else { return nil }
+        guard tag == TapeTag.number.rawValue else { return nil }
         if flags & 1 == 0 {
             guard let d = doubleValue, d >= -9.223372036854775808e18, d < 9.223372036854775808e18 else { return nil }
             let i = Int64(d)
@@ -119,7 +121,7 @@ public struct JSONValue {
 
     /// The number as a `Double` (±infinity when out of range, as `strtod` does).
     public var doubleValue: Double? {
-        guard tag == Tag.number.rawValue else { return nil }
+        guard tag == TapeTag.number.rawValue else { return nil }
         return Double(String(decoding: rawBytes, as: UTF8.self))
     }
 
@@ -139,15 +141,15 @@ public struct JSONValue {
 
     /// Looks up a key given as UTF-8 bytes in this object.
     @inlinable public func member(_ key: UnsafeRawBufferPointer) -> JSONValue? {
-        guard tag == Tag.objectStart.rawValue else { return nil }
+        guard tag == TapeTag.objectStart.rawValue else { return nil }
         let end = payload &- 2
         var i = index &+ 2
         var found = -1
         let length = UInt64(key.count)
         // A key node without escapes has exactly this tag-and-flags byte pair: one compare, then the
         // length, and the bytes only when both agree.
-        let plainKey = UInt64(Tag.string.rawValue) << 8
-        let containers = (1 as UInt64) << UInt64(Tag.objectStart.rawValue) | (1 as UInt64) << UInt64(Tag.arrayStart.rawValue)
+        let plainKey = UInt64(TapeTag.string.rawValue) << 8
+        let containers = (1 as UInt64) << UInt64(TapeTag.objectStart.rawValue) | (1 as UInt64) << UInt64(TapeTag.arrayStart.rawValue)
         while i < end {
             let k = words[i]
             if k >> flagShift == plainKey {
@@ -167,7 +169,7 @@ public struct JSONValue {
 
     /// The element at `position` of this array.
     @inlinable public func element(_ position: Int) -> JSONValue? {
-        guard tag == Tag.arrayStart.rawValue, position >= 0 else { return nil }
+        guard tag == TapeTag.arrayStart.rawValue, position >= 0 else { return nil }
         let end = payload &- 2
         var i = index &+ 2
         var k = 0
@@ -220,7 +222,7 @@ public struct JSONValue {
 
     /// The elements of this array (none when this is not an array).
     @inlinable public var elements: JSONArrayIterator {
-        if tag == Tag.arrayStart.rawValue {
+        if tag == TapeTag.arrayStart.rawValue {
             return JSONArrayIterator(words: words, base: base, next: index &+ 2, end: payload &- 2)
         }
         return JSONArrayIterator(words: words, base: base, next: 0, end: 0)
@@ -228,7 +230,7 @@ public struct JSONValue {
 
     /// The members of this object, in document order (none when this is not an object).
     @inlinable public var members: JSONObjectIterator {
-        if tag == Tag.objectStart.rawValue {
+        if tag == TapeTag.objectStart.rawValue {
             return JSONObjectIterator(words: words, base: base, next: index &+ 2, end: payload &- 2)
         }
         return JSONObjectIterator(words: words, base: base, next: 0, end: 0)
@@ -244,7 +246,7 @@ public struct JSONValue {
     /// Compares this string's decoded content with UTF-8 bytes, without allocating.
     @inlinable public func stringEquals(_ other: UnsafeRawBufferPointer) -> Bool {
         let w = words[index]
-        guard UInt8(truncatingIfNeeded: w >> tagShift) == Tag.string.rawValue else { return false }
+        guard UInt8(truncatingIfNeeded: w >> tagShift) == TapeTag.string.rawValue else { return false }
         let length = Int(truncatingIfNeeded: words[index &+ 1])
         let start = base + Int(truncatingIfNeeded: w & payloadMask)
         if (w >> flagShift) & 1 == 0 {
@@ -282,20 +284,6 @@ public struct JSONValue {
         }
         forEachDecodedChunk(raw) { chunk in buffer.append(contentsOf: chunk) }
     }
-}
-
-@inlinable func memoryEqual(_ a: UnsafePointer<UInt8>, _ b: UnsafeRawPointer, _ n: Int) -> Bool {
-    var i = 0
-    while i &+ 8 <= n {
-        if UnsafeRawPointer(a + i).loadUnaligned(as: UInt64.self) != (b + i).loadUnaligned(as: UInt64.self) { return false }
-        i &+= 8
-    }
-    let bb = b.assumingMemoryBound(to: UInt8.self)
-    while i < n {
-        if a[i] != bb[i] { return false }
-        i &+= 1
-    }
-    return true
 }
 
 /// Calls `body` with successive pieces of the decoded form of an escaped string's raw bytes.

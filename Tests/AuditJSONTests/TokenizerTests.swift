@@ -222,7 +222,7 @@ final class TokenizerTests: XCTestCase {
         // Small documents are parsed into a tape reserved up front (2 words per byte, no capacity checks);
         // larger ones grow the tape as they go. The densest documents (empty containers, one-digit
         // numbers, empty strings) must fit on both sides of the limit, and strings must end exactly at
-        // their quote whether it falls in a 16-byte block or in the last bytes of the input.
+        // their quote whether it falls in a 16- or 32-byte window or in the last bytes of the input.
         let tape = JSONTape(initialCapacity: 64)
         for total in [JSONTape.reserveLimit - 7, JSONTape.reserveLimit + 9, 3 * JSONTape.reserveLimit] {
             for unit in ["[],", "1,", "\"\",", "{},"] {
@@ -234,9 +234,9 @@ final class TokenizerTests: XCTestCase {
                 XCTAssertLessThanOrEqual(tape.wordCount, 2 * bytes.count + 2)
             }
         }
-        for length in 0..<40 {
+        for length in 0..<72 {
             let content = String(repeating: "a", count: length)
-            for suffix in ["", " ", String(repeating: " ", count: 17)] {
+            for suffix in ["", " ", String(repeating: " ", count: 17), String(repeating: " ", count: 33)] {
                 let text = "[\"\(content)\",\"x\\\"\(content)\"]" + suffix
                 XCTAssertEqual(try? parseResult(text).get(), "[\"\(content)\",\"x\\\"\(content)\"]", text)
                 XCTAssertThrowsError(try parseResult("[\"\(content)\u{01}\"]" + suffix).get())
@@ -246,9 +246,10 @@ final class TokenizerTests: XCTestCase {
     }
 
     func testStringsWithEscapesAndStopsAtEveryPosition() {
-        // Short strings are recognised 16 bytes at a time: put an escape, a control character or the
-        // closing quote at every position around that block, inside arrays and as object keys.
-        for length in 0..<36 {
+        // Short strings are recognised 16 (baseline) or 32 (AVX2) bytes at a time: put an escape, a control
+        // character or the closing quote at every position around those windows, inside arrays and as
+        // object keys.
+        for length in 0..<70 {
             for at in 0...length {
                 var chars = Array(repeating: Character("a"), count: length)
                 chars.insert(contentsOf: #"\""#, at: at)
@@ -262,7 +263,7 @@ final class TokenizerTests: XCTestCase {
                 XCTAssertThrowsError(try parseResult("[\"\(String(bad))\",1]").get(), "control at \(at) of \(length)")
                 XCTAssertThrowsError(try parseResult("{\"a\":1,\"\(String(bad))\":2}").get(), "control in key at \(at) of \(length)")
             }
-            // A stop right after the closing quote, inside the same 16 bytes, is the parser's business.
+            // A stop right after the closing quote, inside the same window, is the parser's business.
             let plain = String(repeating: "b", count: length)
             XCTAssertThrowsError(try parseResult("[\"\(plain)\"\u{01},1]").get())
             XCTAssertEqual(try? parseResult("[\"\(plain)\",\"\\\\\"]").get(), "[\(quote(plain)),\(quote("\\"))]")

@@ -1,0 +1,1 @@
+../AuditJSONParser/TapeParser.swift
