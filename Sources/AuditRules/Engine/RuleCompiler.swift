@@ -739,8 +739,9 @@ private struct Compiler {
                     argument = String(decoding: bytes[(j + 1)..<close], as: UTF8.self)
                     j = close + 1
                 }
-                let written = String(decoding: bytes[i..<j], as: UTF8.self)
-                let at = rule.outputSource.location(ofOffset: i)
+                // Only for diagnostics: locating an offset walks the source text.
+                var written: String { String(decoding: bytes[i..<j], as: UTF8.self) }
+                var at: SourceLocation { rule.outputSource.location(ofOffset: i) }
                 if let definition = registry.lookup(name) {
                     do {
                         let savedLevel = levels
