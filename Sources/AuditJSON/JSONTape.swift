@@ -6,7 +6,8 @@ import AuditJSONParserAVX2
 /// Why a document was rejected, and where (defined next to the parser, in module AuditJSONParser).
 public typealias JSONError = AuditJSONParser.JSONError
 
-/// A reusable parse target: parse many documents, one after the other, into the same storage.
+/// A reusable parse target: parse many documents, one after the other, into the same storage (the tape's
+/// layout is described in AuditJSONParser's TapeFormat.swift).
 ///
 /// After the tape has grown to the size of the largest document, parsing allocates nothing.
 /// Values read from the tape (``JSONValue``) point into the tape and into the parsed bytes: they are valid
@@ -36,9 +37,10 @@ public final class JSONTape {
     /// response bodies of audit events, which most rules never read (see `ReplayWorker`).
     public var deferredKeys: [String] = [] {
         didSet {
-            baselineParser?.deferred = DeferredKeys(deferredKeys)
+            let keys = DeferredKeys(deferredKeys)
+            baselineParser?.deferred = keys
             #if canImport(AuditJSONParserAVX2)
-            avx2Parser?.deferred = DeferredKeys(deferredKeys)
+            avx2Parser?.deferred = keys
             #endif
         }
     }
@@ -105,12 +107,12 @@ public final class JSONTape {
         #if canImport(AuditJSONParserAVX2)
         if let parser = avx2Parser {
             try parser.parse(p, n, into: &w, checked: !unchecked)
-        } else {
-            try baselineParser!.parse(p, n, into: &w, checked: !unchecked)
+            used = w.used
+            base = p
+            return
         }
-        #else
-        try baselineParser!.parse(p, n, into: &w, checked: !unchecked)
         #endif
+        try baselineParser!.parse(p, n, into: &w, checked: !unchecked)
         used = w.used
         base = p
     }
