@@ -228,9 +228,6 @@ public final class TapeParser {
         let quote = SIMD16<UInt8>(repeating: 0x22)
         let backslash = SIMD16<UInt8>(repeating: 0x5C)
         let space = SIMD16<UInt8>(repeating: 0x20)
-        let openBrace = SIMD16<UInt8>(repeating: 0x7B)
-        let closeBrace = SIMD16<UInt8>(repeating: 0x7D)
-        let caseBit = SIMD16<UInt8>(repeating: 0x20)
         while j < n {
             var block = p + j
             var valid = ~UInt64(0)
@@ -253,6 +250,9 @@ public final class TapeParser {
                 rare |= UInt64(UInt32(bitPattern: _mm256_movemask_epi8(r))) << shift
             }
             #else
+            let openBrace = SIMD16<UInt8>(repeating: 0x7B)
+            let closeBrace = SIMD16<UInt8>(repeating: 0x7D)
+            let caseBit = SIMD16<UInt8>(repeating: 0x20)
             for q in 0..<4 {
                 let x = UnsafeRawPointer(block + q &* 16).loadUnaligned(as: SIMD16<UInt8>.self)
                 let shift = UInt64(q &* 16)
