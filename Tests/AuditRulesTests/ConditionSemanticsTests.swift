@@ -586,8 +586,9 @@ final class ConditionSemanticsTests: XCTestCase {
         }
         let node = EngineEvent.json(["verb": "get", "user/username": "system:node:n1", "objectRef/resource": "pods"])
         XCTAssertEqual(h.fired(node), ["A", "C"])
-        // sys: 2 tests, once; A: one; B: nothing more (not sys is false); C: one.
-        XCTAssertEqual(predicates(node), 4)
+        // sys: 2 tests, once; A: one (ka.verb = get); B: nothing more (not sys is false); C: nothing more
+        // (the same test as A's, already run for this event).
+        XCTAssertEqual(predicates(node), 3)
         let alice = EngineEvent.json(["verb": "get", "user/username": "alice", "objectRef/resource": "pods"])
         XCTAssertEqual(h.fired(alice), ["B", "C"])
         // sys: 1 test (false at the first); B: resource; C: user name, verb.
@@ -596,6 +597,64 @@ final class ConditionSemanticsTests: XCTestCase {
         XCTAssertEqual(h.fired(sa), ["B"])
         // A macro's value is per event: the next event recomputes it.
         XCTAssertEqual(h.fired(node), ["A", "C"])
+    }
+
+    func testIdenticalTestsAreOnePredicateRunOncePerEvent() throws {
+        // The same test written in several rules (or by an inlined one-test macro) is one predicate, run
+        // at most once per event; a list with the same items in another order is the same test, one with
+        // other items is not.
+        let h = try EngineHarness("""
+        - macro: anon
+          condition: ka.user.name = "system:anonymous"
+        - rule: X
+          desc: d
+          condition: anon and ka.verb = get
+          output: o
+          priority: INFO
+        - rule: Y
+          desc: d
+          condition: ka.verb = get and not anon
+          output: o
+          priority: INFO
+        - rule: Z
+          desc: d
+          condition: not ka.verb = get and ka.verb in (list, get)
+          output: o
+          priority: INFO
+        - rule: W
+          desc: d
+          condition: ka.verb in (get, list) or ka.verb in (get, watch)
+          output: o
+          priority: INFO
+        """)
+        let set = h.ruleSet
+        // anon, `ka.verb = get`, `ka.verb in (get, list)` and `ka.verb in (get, watch)`.
+        XCTAssertEqual(set.predicates.count, 4)
+        /// The rules that fire (with and without the index), after checking that one evaluation runs each
+        /// of the four predicates at most once.
+        func run(_ json: String) -> [String] {
+            EngineHarness.withEvent(json) { e in
+                let start = h.evaluator.predicatesRun
+                h.evaluator.evaluate(e) { _ in }
+                XCTAssertLessThanOrEqual(h.evaluator.predicatesRun - start, 4)
+            }
+            return h.fired(json)
+        }
+        let anonGet = EngineEvent.json(["verb": "get", "user/username": "system:anonymous"])
+        XCTAssertEqual(run(anonGet), ["X", "W"])
+        let aliceGet = EngineEvent.json(["verb": "get", "user/username": "alice"])
+        XCTAssertEqual(run(aliceGet), ["Y", "W"])
+        let aliceList = EngineEvent.json(["verb": "list", "user/username": "alice"])
+        XCTAssertEqual(run(aliceList), ["Z", "W"])
+        let anonWatch = EngineEvent.json(["verb": "watch", "user/username": "system:anonymous"])
+        XCTAssertEqual(run(anonWatch), ["W"])
+        // One evaluation of `aliceGet` with every rule: anon (1), verb = get (1), the (get, list) list
+        // (1, true: W is decided). Z's `not ka.verb = get` reads the shared result.
+        EngineHarness.withEvent(aliceGet) { e in
+            let start = h.evaluator.predicatesRun
+            h.evaluator.evaluate(e) { _ in }
+            XCTAssertEqual(h.evaluator.predicatesRun - start, 3)
+        }
     }
 
     func testProgramListsStayBoundedAndCorrectWhenTheCacheIsFull() throws {

@@ -46,20 +46,15 @@ public struct CompiledRule: Sendable {
     public let outputText: String
     /// The least audit level that gives every field this rule's condition reads.
     public let levelNeeded: AuditLevelNeeded
-    let programStart: Int
-    let programEnd: Int
+    /// Where the condition's decision graph starts: a node of ``CompiledRuleSet/instructions``, or a verdict
+    /// (``Instruction/accept``, ``Instruction/reject``) when the condition is constant.
+    let programEntry: Int32
     let verbMask: UInt64
     let stageMask: UInt64
     let resourceMask: UInt64
     /// For a stateful rule (`aggregate:`): its settings and bound fields. Such a rule's matches become
     /// ``Observation``s for ``StatefulDetectors`` instead of alerts.
     public let aggregate: CompiledAggregate?
-}
-
-/// Where a shared macro body sits in the instructions.
-struct MemoRange {
-    var start: Int32
-    var end: Int32
 }
 
 /// The compiled `aggregate:` of a stateful rule.
@@ -70,9 +65,8 @@ public struct CompiledAggregate: Sendable {
     public let keySlots: [Int]
     /// The field slots of each of `spec.distinct`'s conditions.
     public let distinctSlots: [[Int]]
-    /// sequence: the program of the `then` step and its index masks (empty range otherwise).
-    let thenStart: Int
-    let thenEnd: Int
+    /// sequence: the entry of the `then` step's decision graph (nil for other kinds) and its index masks.
+    let thenEntry: Int32?
     let thenMasks: (verb: UInt64, stage: UInt64, resource: UInt64)
 }
 
@@ -80,28 +74,30 @@ public struct CompiledAggregate: Sendable {
 /// condition, 1 for the `then` step of a sequence rule.
 struct RuleProgram {
     var rule: Int32
-    var start: Int32
-    var end: Int32
+    /// The entry of the condition's decision graph (see ``Instruction``).
+    var entry: Int32
     var verbMask: UInt64
     var stageMask: UInt64
     var resourceMask: UInt64
     var step: Int32 = 0
 }
 
-enum Instruction {
-    case test(Int32)
-    /// Runs shared macro body `id` (``CompiledRuleSet/memos``), once per event.
-    case call(Int32)
-    case jumpIfFalse(Int32)
-    case jumpIfTrue(Int32)
-    /// A test (or a shared macro) followed by a conditional jump, in one dispatch: the and/or chains of
-    /// conditions are mostly made of these.
-    case testJumpIfFalse(Int32, Int32)
-    case testJumpIfTrue(Int32, Int32)
-    case callJumpIfFalse(Int32, Int32)
-    case callJumpIfTrue(Int32, Int32)
-    case not
-    case constant(Bool)
+/// One node of a condition's decision graph: test predicate `operand` (or, when `isCall`, take the value
+/// of shared macro body `operand`, see ``CompiledRuleSet/memos``), then go on to `onTrue` or `onFalse`.
+/// Those are the next node's index, or a verdict: ``accept`` or ``reject`` (negative).
+///
+/// `and`, `or` and `not` leave no node of their own: they only wire the successors (`a and b`: a's true
+/// edge leads to b, its false edge to the verdict of the whole; `not a` swaps a's edges), so evaluating a
+/// condition is one loop of tests with a two-way choice after each, and no dispatch on an opcode. That
+/// dispatch (an indirect jump the CPU mispredicts at almost every step) was most of the evaluation time
+/// of the previous stack-machine form.
+struct Instruction {
+    static let accept: Int32 = -1
+    static let reject: Int32 = -2
+    var operand: Int32
+    var onTrue: Int32
+    var onFalse: Int32
+    var isCall: Bool
 }
 
 enum PredicateOp: UInt8 {
@@ -132,8 +128,8 @@ public final class CompiledRuleSet: @unchecked Sendable {
     let instructions: ContiguousArray<Instruction>
     let predicates: ContiguousArray<Predicate>
     let sets: [ByteSet]
-    /// Shared macro bodies (`Instruction.call`).
-    let memos: ContiguousArray<MemoRange>
+    /// The entries of the shared macro bodies' decision graphs (nodes with `isCall`).
+    let memos: ContiguousArray<Int32>
     private let constants: [UnsafeMutableRawBufferPointer]
     /// Indices of enabled rules, in load order.
     let enabledRules: [Int32]
@@ -144,7 +140,7 @@ public final class CompiledRuleSet: @unchecked Sendable {
     let observationPlans: [ObservationPlan?]
 
     init(rules: [CompiledRule], fields: [BoundField], instructions: ContiguousArray<Instruction>, predicates: ContiguousArray<Predicate>,
-         sets: [ByteSet], constants: [UnsafeMutableRawBufferPointer], memos: ContiguousArray<MemoRange>) {
+         sets: [ByteSet], constants: [UnsafeMutableRawBufferPointer], memos: ContiguousArray<Int32>) {
         self.memos = memos
         self.rules = rules
         self.fields = fields
@@ -156,10 +152,10 @@ public final class CompiledRuleSet: @unchecked Sendable {
         var programs = ContiguousArray<RuleProgram>()
         for i in enabledRules {
             let r = rules[Int(i)]
-            programs.append(RuleProgram(rule: i, start: Int32(r.programStart), end: Int32(r.programEnd), verbMask: r.verbMask,
+            programs.append(RuleProgram(rule: i, entry: r.programEntry, verbMask: r.verbMask,
                                         stageMask: r.stageMask, resourceMask: r.resourceMask))
-            if let a = r.aggregate, a.thenEnd > a.thenStart {
-                programs.append(RuleProgram(rule: i, start: Int32(a.thenStart), end: Int32(a.thenEnd), verbMask: a.thenMasks.verb,
+            if let a = r.aggregate, let thenEntry = a.thenEntry {
+                programs.append(RuleProgram(rule: i, entry: thenEntry, verbMask: a.thenMasks.verb,
                                             stageMask: a.thenMasks.stage, resourceMask: a.thenMasks.resource, step: 1))
             }
         }

@@ -84,6 +84,15 @@ struct Memo {
     var tests: Int
 }
 
+/// What makes two predicates the same test (see ``Compiler/addPredicate(_:)``).
+private struct PredicateKey: Hashable {
+    var slot: Int32
+    var op: UInt8
+    var otherSlot: Int32
+    var value: [UInt8]
+    var items: [[UInt8]]
+}
+
 private struct Compiler {
     let collection: RuleCollection
     let registry: FieldRegistry
@@ -92,6 +101,8 @@ private struct Compiler {
     var fieldSlots: [String: Int] = [:]
     var instructions = ContiguousArray<Instruction>()
     var predicates = ContiguousArray<Predicate>()
+    /// Predicates by content (see ``addPredicate(_:)``).
+    var predicateIndex: [PredicateKey: Int] = [:]
     var sets: [ByteSet] = []
     var constants: [UnsafeMutableRawBufferPointer] = []
     var constantCache: [String: UnsafeRawBufferPointer] = [:]
@@ -130,7 +141,6 @@ private struct Compiler {
             levels = .metadata
             depthReported = false
             nodes = 0
-            let start = instructions.count
             var ok = true
             var expr: Expr = .constant(false)
             switch parse(rule.condition, what: "rule '\(rule.name)'") {
@@ -151,8 +161,7 @@ private struct Compiler {
             if !exceptionExprs.isEmpty { expr = .and([expr] + exceptionExprs) }
             expr = expr.simplified
             let (segments, outputFields) = compileOutput(rule)
-            if ok { emit(expr) } else { instructions.append(.constant(false)) }
-            let end = instructions.count
+            let entry = ok ? emit(expr) : Instruction.reject
             let masks = ok ? (mask(expr, field: "verb"), mask(expr, field: "stage"), mask(expr, field: "resource")) : (0, 0, 0)
             var aggregate: CompiledAggregate? = nil
             if let spec = rule.aggregate {
@@ -162,18 +171,32 @@ private struct Compiler {
             compiled.append(CompiledRule(name: rule.name, priority: rule.priority, tags: rule.tags, description: rule.description,
                                          enabled: rule.enabled && ok, source: rule.source, location: rule.location,
                                          output: segments, outputFields: outputFields, outputText: rule.output, levelNeeded: levels,
-                                         programStart: start, programEnd: end,
+                                         programEntry: entry,
                                          verbMask: masks.0, stageMask: masks.1, resourceMask: masks.2, aggregate: aggregate))
         }
-        // The shared macro bodies go after every rule's program; `.call(id)` runs one.
-        var memoRanges = ContiguousArray<MemoRange>()
-        for m in memos {
-            let start = instructions.count
-            emit(m.expr)
-            memoRanges.append(MemoRange(start: Int32(start), end: Int32(instructions.count)))
+        // The shared macro bodies go after every rule's program; a node with `isCall` takes one's value.
+        var memoEntries = ContiguousArray<Int32>()
+        for m in memos { memoEntries.append(emit(m.expr)) }
+        // A predicate tested from several nodes (the same test in several rules, or a one-test macro that
+        // was inlined) becomes a shared body of one node: it runs once per event, and its other uses read
+        // the result.
+        var uses = [Int](repeating: 0, count: predicates.count)
+        for node in instructions where !node.isCall { uses[Int(node.operand)] += 1 }
+        let bodiesStart = instructions.count
+        var sharedBody: [Int32: Int32] = [:]
+        for p in uses.indices where uses[p] >= 2 {
+            instructions.append(Instruction(operand: Int32(p), onTrue: Instruction.accept, onFalse: Instruction.reject, isCall: false))
+            sharedBody[Int32(p)] = Int32(memoEntries.count)
+            memoEntries.append(Int32(instructions.count - 1))
+        }
+        for i in 0..<bodiesStart where !instructions[i].isCall {
+            if let id = sharedBody[instructions[i].operand] {
+                instructions[i].operand = id
+                instructions[i].isCall = true
+            }
         }
         return CompiledRuleSet(rules: compiled, fields: fields, instructions: instructions, predicates: predicates, sets: sets,
-                               constants: constants, memos: memoRanges)
+                               constants: constants, memos: memoEntries)
     }
 
     // MARK: Stateful rules
@@ -206,8 +229,7 @@ private struct Compiler {
         }
         let keySlots = spec.key.map(bind)
         let distinctSlots = spec.distinct.map { $0.fields.map(bind) }
-        var thenStart = instructions.count
-        var thenEnd = thenStart
+        var thenEntry: Int32? = nil
         var thenMasks: (verb: UInt64, stage: UInt64, resource: UInt64) = (0, 0, 0)
         if spec.kind == .sequence, let then = spec.then {
             let trimmed = String(then.text.drop { $0 == " " || $0 == "\n" }.reversed().drop { $0 == " " || $0 == "\n" }.reversed())
@@ -227,16 +249,14 @@ private struct Compiler {
                 if let ast = parse(text, what: "'then' of rule '\(rule.name)'") { expr = lower(ast, text: text, stack: &stack) }
             }
             if let expr, ok {
-                thenStart = instructions.count
-                emit(expr)
-                thenEnd = instructions.count
+                thenEntry = emit(expr)
                 thenMasks = (mask(expr, field: "verb"), mask(expr, field: "stage"), mask(expr, field: "resource"))
             } else {
                 ok = false
             }
         }
         guard ok else { return nil }
-        return CompiledAggregate(spec: spec, keySlots: keySlots, distinctSlots: distinctSlots, thenStart: thenStart, thenEnd: thenEnd,
+        return CompiledAggregate(spec: spec, keySlots: keySlots, distinctSlots: distinctSlots, thenEntry: thenEntry,
                                  thenMasks: thenMasks)
     }
 
@@ -704,8 +724,14 @@ private struct Compiler {
         return UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(m)[0..<bytes.count])
     }
 
+    /// Adds a predicate, or returns the index of an identical one (same field, operator and operand): a test
+    /// that several rules or macros spell alike is then one predicate, whose result ``compile()`` shares.
     mutating func addPredicate(_ p: Predicate) -> Int {
+        let key = PredicateKey(slot: p.slot, op: p.op.rawValue, otherSlot: p.otherSlot, value: Array(p.value),
+                               items: p.set >= 0 ? sets[Int(p.set)].items.map { Array($0) } : [])
+        if let existing = predicateIndex[key] { return existing }
         predicates.append(p)
+        predicateIndex[key] = predicates.count - 1
         return predicates.count - 1
     }
 
@@ -778,55 +804,35 @@ private struct Compiler {
         }
     }
 
-    mutating func emit(_ e: Expr) {
+    /// Emits the decision graph of `e` (see ``Instruction``) and returns its entry: a node, or the verdict
+    /// of a constant condition.
+    mutating func emit(_ e: Expr) -> Int32 {
+        emit(e, onTrue: Instruction.accept, onFalse: Instruction.reject)
+    }
+
+    /// Emits `e` so that evaluation goes on at `onTrue` when it holds and at `onFalse` when it does not, and
+    /// returns where it starts. Children are emitted last to first, so that each one's successor is known
+    /// when it is emitted: a chain's nodes are contiguous, in reverse order.
+    mutating func emit(_ e: Expr, onTrue: Int32, onFalse: Int32) -> Int32 {
         switch e {
-        case .memo(let id):
-            instructions.append(.call(Int32(id)))
         case .predicate(let p):
-            instructions.append(.test(Int32(p)))
+            instructions.append(Instruction(operand: Int32(p), onTrue: onTrue, onFalse: onFalse, isCall: false))
+            return Int32(instructions.count - 1)
+        case .memo(let id):
+            instructions.append(Instruction(operand: Int32(id), onTrue: onTrue, onFalse: onFalse, isCall: true))
+            return Int32(instructions.count - 1)
         case .constant(let b):
-            instructions.append(.constant(b))
+            return b ? onTrue : onFalse
         case .not(let c):
-            emit(c)
-            instructions.append(.not)
-        case .and(let children), .or(let children):
-            var isAnd = false
-            if case .and = e { isAnd = true }
-            if children.isEmpty { instructions.append(.constant(isAnd)); return }
-            var patches: [Int] = []
-            for (k, c) in children.enumerated() {
-                if k < children.count - 1 {
-                    // A test or macro call and the jump after it become one instruction. No jump can
-                    // land between them: only chain ends are jump targets, and a chain ends after its
-                    // last child, which is never fused.
-                    switch c {
-                    case .predicate(let p):
-                        patches.append(instructions.count)
-                        instructions.append(isAnd ? .testJumpIfFalse(Int32(p), 0) : .testJumpIfTrue(Int32(p), 0))
-                        continue
-                    case .memo(let id):
-                        patches.append(instructions.count)
-                        instructions.append(isAnd ? .callJumpIfFalse(Int32(id), 0) : .callJumpIfTrue(Int32(id), 0))
-                        continue
-                    default:
-                        emit(c)
-                        patches.append(instructions.count)
-                        instructions.append(isAnd ? .jumpIfFalse(0) : .jumpIfTrue(0))
-                    }
-                } else {
-                    emit(c)
-                }
-            }
-            let end = Int32(instructions.count)
-            for p in patches {
-                switch instructions[p] {
-                case .testJumpIfFalse(let t, _): instructions[p] = .testJumpIfFalse(t, end)
-                case .testJumpIfTrue(let t, _): instructions[p] = .testJumpIfTrue(t, end)
-                case .callJumpIfFalse(let t, _): instructions[p] = .callJumpIfFalse(t, end)
-                case .callJumpIfTrue(let t, _): instructions[p] = .callJumpIfTrue(t, end)
-                default: instructions[p] = isAnd ? .jumpIfFalse(end) : .jumpIfTrue(end)
-                }
-            }
+            return emit(c, onTrue: onFalse, onFalse: onTrue)
+        case .and(let children):
+            var next = onTrue
+            for c in children.reversed() { next = emit(c, onTrue: next, onFalse: onFalse) }
+            return next
+        case .or(let children):
+            var next = onFalse
+            for c in children.reversed() { next = emit(c, onTrue: onTrue, onFalse: next) }
+            return next
         }
     }
 

@@ -49,7 +49,7 @@ public final class RuleEvaluator {
     private var resolvedUsed = 0
     private var resolvedCapacity = 1024
     // Shared macro bodies and their per-event results (valid when the generation matches).
-    private let memoRanges: UnsafeMutableBufferPointer<MemoRange>
+    private let memoEntries: UnsafeMutableBufferPointer<Int32>
     private let memoGeneration: UnsafeMutablePointer<UInt32>
     private let memoValue: UnsafeMutablePointer<Bool>
 
@@ -104,8 +104,8 @@ public final class RuleEvaluator {
         resolvedCount = .allocate(capacity: programBuckets.bucketCount * 64)
         resolvedCount.initialize(repeating: 0, count: programBuckets.bucketCount * 64)
         resolvedItems = .allocate(capacity: resolvedCapacity)
-        memoRanges = .allocate(capacity: max(1, ruleSet.memos.count))
-        _ = memoRanges.initialize(from: ruleSet.memos)
+        memoEntries = .allocate(capacity: max(1, ruleSet.memos.count))
+        _ = memoEntries.initialize(from: ruleSet.memos)
         memoGeneration = .allocate(capacity: max(1, ruleSet.memos.count))
         memoGeneration.initialize(repeating: 0, count: max(1, ruleSet.memos.count))
         memoValue = .allocate(capacity: max(1, ruleSet.memos.count))
@@ -150,7 +150,7 @@ public final class RuleEvaluator {
     deinit {
         if hasEvent { event.deinitialize(count: 1) }
         event.deallocate()
-        memoRanges.deallocate()
+        memoEntries.deallocate()
         memoGeneration.deallocate()
         memoValue.deallocate()
         cacheGeneration.deallocate()
@@ -176,7 +176,7 @@ public final class RuleEvaluator {
         generation &+= 1
         if generation == 0 {
             cacheGeneration.update(repeating: 0, count: fieldCount)
-            memoGeneration.update(repeating: 0, count: max(1, memoRanges.count))
+            memoGeneration.update(repeating: 0, count: max(1, memoEntries.count))
             generation = 1
         }
         arena.reset()
@@ -232,7 +232,7 @@ public final class RuleEvaluator {
                 for k in start..<end {
                     let p = programs[Int(items[k])]
                     programsRun &+= 1
-                    if run(Int(p.start), Int(p.end)) { match(Int(p.rule), Int(p.step)) }
+                    if run(p.entry) { match(Int(p.rule), Int(p.step)) }
                 }
                 return
             }
@@ -241,7 +241,7 @@ public final class RuleEvaluator {
             let p = programs[k]
             if p.verbMask & verb == 0 || p.stageMask & stage == 0 || p.resourceMask & resource == 0 { continue }
             programsRun &+= 1
-            if run(Int(p.start), Int(p.end)) { match(Int(p.rule), Int(p.step)) }
+            if run(p.entry) { match(Int(p.rule), Int(p.step)) }
         }
     }
 
@@ -280,53 +280,25 @@ public final class RuleEvaluator {
         begin(e)
         let rule = ruleSet.rules[index]
         programsRun &+= 1
-        return run(rule.programStart, rule.programEnd)
+        return run(rule.programEntry)
     }
 
-    @inline(__always) private func run(_ start: Int, _ end: Int) -> Bool {
-        var acc = false
-        var pc = start
-        let instructions = self.instructions
-        while pc < end {
-            switch instructions[pc] {
-            case .test(let p):
-                acc = test(Int(p))
-                pc &+= 1
-            case .call(let id):
-                acc = call(Int(id))
-                pc &+= 1
-            case .jumpIfFalse(let target):
-                pc = acc ? pc &+ 1 : Int(target)
-            case .jumpIfTrue(let target):
-                pc = acc ? Int(target) : pc &+ 1
-            case .testJumpIfFalse(let p, let target):
-                acc = test(Int(p))
-                pc = acc ? pc &+ 1 : Int(target)
-            case .testJumpIfTrue(let p, let target):
-                acc = test(Int(p))
-                pc = acc ? Int(target) : pc &+ 1
-            case .callJumpIfFalse(let id, let target):
-                acc = call(Int(id))
-                pc = acc ? pc &+ 1 : Int(target)
-            case .callJumpIfTrue(let id, let target):
-                acc = call(Int(id))
-                pc = acc ? Int(target) : pc &+ 1
-            case .not:
-                acc = !acc
-                pc &+= 1
-            case .constant(let b):
-                acc = b
-                pc &+= 1
-            }
+    /// Walks a decision graph (see ``Instruction``) from `entry` to its verdict.
+    @inline(__always) private func run(_ entry: Int32) -> Bool {
+        var pc = entry
+        let instructions = self.instructions.baseAddress!
+        while pc >= 0 {
+            let node = instructions + Int(pc)
+            let v = node.pointee.isCall ? call(Int(node.pointee.operand)) : test(Int(node.pointee.operand))
+            pc = v ? node.pointee.onTrue : node.pointee.onFalse
         }
-        return acc
+        return pc == Instruction.accept
     }
 
     /// The value of shared macro body `id` for the current event (computed on first use).
     @inline(never) private func call(_ id: Int) -> Bool {
         if memoGeneration[id] == generation { return memoValue[id] }
-        let r = memoRanges[id]
-        let v = run(Int(r.start), Int(r.end))
+        let v = run(memoEntries[id])
         memoGeneration[id] = generation
         memoValue[id] = v
         return v
@@ -338,6 +310,11 @@ public final class RuleEvaluator {
             let s = Int(cacheStart[slot])
             return s..<(s &+ Int(cacheCount[slot]))
         }
+        return extractNew(slot)
+    }
+
+    /// ``extract(_:)`` of a slot not extracted yet for this event.
+    @inline(never) private func extractNew(_ slot: Int) -> Range<Int> {
         if bodiesDeferred && slotReadsBodies[slot] { parseBodies() }
         let start = output.count
         if hasEvent {
