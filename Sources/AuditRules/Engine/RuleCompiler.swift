@@ -84,15 +84,6 @@ struct Memo {
     var tests: Int
 }
 
-/// What makes two predicates the same test (see ``Compiler/addPredicate(_:)``).
-private struct PredicateKey: Hashable {
-    var slot: Int32
-    var op: UInt8
-    var otherSlot: Int32
-    var value: [UInt8]
-    var items: [[UInt8]]
-}
-
 private struct Compiler {
     let collection: RuleCollection
     let registry: FieldRegistry
@@ -101,8 +92,8 @@ private struct Compiler {
     var fieldSlots: [String: Int] = [:]
     var instructions = ContiguousArray<Instruction>()
     var predicates = ContiguousArray<Predicate>()
-    /// Predicates by content (see ``addPredicate(_:)``).
-    var predicateIndex: [PredicateKey: Int] = [:]
+    /// Predicates by a hash of their content (see ``addPredicate(_:)``).
+    var predicateIndex: [UInt64: [Int]] = [:]
     var sets: [ByteSet] = []
     var constants: [UnsafeMutableRawBufferPointer] = []
     var constantCache: [String: UnsafeRawBufferPointer] = [:]
@@ -183,14 +174,15 @@ private struct Compiler {
         var uses = [Int](repeating: 0, count: predicates.count)
         for node in instructions where !node.isCall { uses[Int(node.operand)] += 1 }
         let bodiesStart = instructions.count
-        var sharedBody: [Int32: Int32] = [:]
+        var sharedBody = [Int32](repeating: -1, count: predicates.count)
         for p in uses.indices where uses[p] >= 2 {
             instructions.append(Instruction(operand: Int32(p), onTrue: Instruction.accept, onFalse: Instruction.reject, isCall: false))
-            sharedBody[Int32(p)] = Int32(memoEntries.count)
+            sharedBody[p] = Int32(memoEntries.count)
             memoEntries.append(Int32(instructions.count - 1))
         }
         for i in 0..<bodiesStart where !instructions[i].isCall {
-            if let id = sharedBody[instructions[i].operand] {
+            let id = sharedBody[Int(instructions[i].operand)]
+            if id >= 0 {
                 instructions[i].operand = id
                 instructions[i].isCall = true
             }
@@ -727,11 +719,19 @@ private struct Compiler {
     /// Adds a predicate, or returns the index of an identical one (same field, operator and operand): a test
     /// that several rules or macros spell alike is then one predicate, whose result ``compile()`` shares.
     mutating func addPredicate(_ p: Predicate) -> Int {
-        let key = PredicateKey(slot: p.slot, op: p.op.rawValue, otherSlot: p.otherSlot, value: Array(p.value),
-                               items: p.set >= 0 ? sets[Int(p.set)].items.map { Array($0) } : [])
-        if let existing = predicateIndex[key] { return existing }
+        // Candidates by a hash of the content, then compared in full.
+        let items = p.set >= 0 ? sets[Int(p.set)].items : UnsafeBufferPointer(start: nil, count: 0)
+        var h = UInt64(UInt32(bitPattern: p.slot)) << 40 ^ UInt64(p.op.rawValue) << 32 ^ UInt64(UInt32(bitPattern: p.otherSlot))
+        h = fastHash(p.value, seed: h)
+        for item in items { h = fastHash(item, seed: h) }
+        for k in predicateIndex[h, default: []] {
+            let q = predicates[k]
+            guard q.slot == p.slot, q.op == p.op, q.otherSlot == p.otherSlot, bytesEqual(q.value, p.value) else { continue }
+            let other = q.set >= 0 ? sets[Int(q.set)].items : UnsafeBufferPointer(start: nil, count: 0)
+            if other.count == items.count && zip(other, items).allSatisfy({ bytesEqual($0, $1) }) { return k }
+        }
         predicates.append(p)
-        predicateIndex[key] = predicates.count - 1
+        predicateIndex[h, default: []].append(predicates.count - 1)
         return predicates.count - 1
     }
 
