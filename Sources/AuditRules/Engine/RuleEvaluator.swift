@@ -50,8 +50,9 @@ public final class RuleEvaluator {
     private var resolvedCapacity = 1024
     // Shared macro bodies and their per-event results (valid when the generation matches).
     private let memoEntries: UnsafeMutableBufferPointer<Int32>
-    private let memoGeneration: UnsafeMutablePointer<UInt32>
-    private let memoValue: UnsafeMutablePointer<Bool>
+    /// Per shared body: the generation it was computed in, times two, plus its value (one load tells
+    /// whether it is known for this event and what it is).
+    private let memoState: UnsafeMutablePointer<UInt64>
 
     /// Per rule: where its merge slots are in ``mergeSlots`` (count -1: the rule's observations are not
     /// merged, see ``ObservationPlan/merges``).
@@ -106,10 +107,8 @@ public final class RuleEvaluator {
         resolvedItems = .allocate(capacity: resolvedCapacity)
         memoEntries = .allocate(capacity: max(1, ruleSet.memos.count))
         _ = memoEntries.initialize(from: ruleSet.memos)
-        memoGeneration = .allocate(capacity: max(1, ruleSet.memos.count))
-        memoGeneration.initialize(repeating: 0, count: max(1, ruleSet.memos.count))
-        memoValue = .allocate(capacity: max(1, ruleSet.memos.count))
-        memoValue.initialize(repeating: false, count: max(1, ruleSet.memos.count))
+        memoState = .allocate(capacity: max(1, ruleSet.memos.count))
+        memoState.initialize(repeating: 0, count: max(1, ruleSet.memos.count))
         mergePlans = .allocate(capacity: max(1, ruleSet.rules.count))
         var flatSlots: [Int32] = []
         for (i, plan) in ruleSet.observationPlans.enumerated() {
@@ -151,8 +150,7 @@ public final class RuleEvaluator {
         if hasEvent { event.deinitialize(count: 1) }
         event.deallocate()
         memoEntries.deallocate()
-        memoGeneration.deallocate()
-        memoValue.deallocate()
+        memoState.deallocate()
         cacheGeneration.deallocate()
         cacheStart.deallocate()
         cacheCount.deallocate()
@@ -176,7 +174,7 @@ public final class RuleEvaluator {
         generation &+= 1
         if generation == 0 {
             cacheGeneration.update(repeating: 0, count: fieldCount)
-            memoGeneration.update(repeating: 0, count: max(1, memoEntries.count))
+            memoState.update(repeating: 0, count: max(1, memoEntries.count))
             generation = 1
         }
         arena.reset()
@@ -289,7 +287,15 @@ public final class RuleEvaluator {
         let instructions = self.instructions.baseAddress!
         while pc >= 0 {
             let node = instructions + Int(pc)
-            let v = node.pointee.isCall ? call(Int(node.pointee.operand)) : test(Int(node.pointee.operand))
+            let operand = Int(node.pointee.operand)
+            let v: Bool
+            if node.pointee.isCall {
+                // A shared body already computed for this event is read here, without a call.
+                let state = memoState[operand]
+                v = state &>> 1 == UInt64(generation) ? state & 1 != 0 : call(operand)
+            } else {
+                v = test(operand)
+            }
             pc = v ? node.pointee.onTrue : node.pointee.onFalse
         }
         return pc == Instruction.accept
@@ -297,10 +303,10 @@ public final class RuleEvaluator {
 
     /// The value of shared macro body `id` for the current event (computed on first use).
     @inline(never) private func call(_ id: Int) -> Bool {
-        if memoGeneration[id] == generation { return memoValue[id] }
+        let state = memoState[id]
+        if state &>> 1 == UInt64(generation) { return state & 1 != 0 }
         let v = run(memoEntries[id])
-        memoGeneration[id] = generation
-        memoValue[id] = v
+        memoState[id] = UInt64(generation) &<< 1 | (v ? 1 : 0)
         return v
     }
 
