@@ -1,6 +1,7 @@
 import XCTest
 import AuditInput
 @testable import AuditRules
+@testable import AuditLogGen
 
 /// Random conditions, compiled to decision graphs, against a direct evaluation of the same conditions:
 /// every way of nesting `and`, `or`, `not`, parentheses, shared macros (two tests or more), inlined macros
@@ -52,7 +53,7 @@ final class DecisionGraphTests: XCTestCase {
         }
     }
 
-    static func random(_ rng: inout SplitMix, depth: Int) -> Cond {
+    static func random(_ rng: inout SplitMix64, depth: Int) -> Cond {
         let r = rng.next() % 10
         if depth == 0 || r < 3 {
             return rng.next() % 4 == 0 ? .macro(Int(rng.next() % 2)) : .atom(Int(rng.next() % 4))
@@ -65,7 +66,7 @@ final class DecisionGraphTests: XCTestCase {
     }
 
     func testRandomConditionsMatchTheirTruthTables() throws {
-        var rng = SplitMix(seed: 7)
+        var rng = SplitMix64(seed: 7)
         let conditions = (0..<300).map { _ in Self.random(&rng, depth: 4) }
         var yaml = Self.macros.map { "- macro: \($0.name)\n  condition: \(Self.text($0.cond))\n" }.joined()
         for (i, c) in conditions.enumerated() {
@@ -84,18 +85,5 @@ final class DecisionGraphTests: XCTestCase {
                 XCTAssertLessThanOrEqual(h.evaluator.predicatesRun - before, 4)
             }
         }
-    }
-}
-
-/// A small deterministic pseudo-random generator (SplitMix64).
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -83,7 +83,7 @@ struct RuleProgram {
 }
 
 /// One node of a condition's decision graph: test predicate `operand` (or, when `isCall`, take the value
-/// of shared macro body `operand`, see ``CompiledRuleSet/memos``), then go on to `onTrue` or `onFalse`.
+/// of shared body `operand`, see ``CompiledRuleSet/memos``), then go on to `onTrue` or `onFalse`.
 /// Those are the next node's index, or a verdict: ``accept`` or ``reject`` (negative).
 ///
 /// `and`, `or` and `not` leave no node of their own: they only wire the successors (`a and b`: a's true
@@ -128,7 +128,8 @@ public final class CompiledRuleSet: @unchecked Sendable {
     let instructions: ContiguousArray<Instruction>
     let predicates: ContiguousArray<Predicate>
     let sets: [ByteSet]
-    /// The entries of the shared macro bodies' decision graphs (nodes with `isCall`).
+    /// The entries of the shared bodies' decision graphs (what nodes with `isCall` read): macros used by
+    /// several rules, and predicates tested from several nodes (a body of one node each).
     let memos: ContiguousArray<Int32>
     private let constants: [UnsafeMutableRawBufferPointer]
     /// Indices of enabled rules, in load order.

@@ -48,7 +48,7 @@ public final class RuleEvaluator {
     private var resolvedItems: UnsafeMutablePointer<Int32>
     private var resolvedUsed = 0
     private var resolvedCapacity = 1024
-    // Shared macro bodies and their per-event results (valid when the generation matches).
+    // Shared bodies (macros, tests used from several nodes) and their per-event results.
     private let memoEntries: UnsafeMutableBufferPointer<Int32>
     /// Per shared body: the generation it was computed in, times two, plus its value (one load tells
     /// whether it is known for this event and what it is).
@@ -292,7 +292,7 @@ public final class RuleEvaluator {
             if node.pointee.isCall {
                 // A shared body already computed for this event is read here, without a call.
                 let state = memoState[operand]
-                v = state &>> 1 == UInt64(generation) ? state & 1 != 0 : call(operand)
+                v = state &>> 1 == UInt64(generation) ? state & 1 != 0 : computeShared(operand)
             } else {
                 v = test(operand)
             }
@@ -301,10 +301,9 @@ public final class RuleEvaluator {
         return pc == Instruction.accept
     }
 
-    /// The value of shared macro body `id` for the current event (computed on first use).
-    @inline(never) private func call(_ id: Int) -> Bool {
-        let state = memoState[id]
-        if state &>> 1 == UInt64(generation) { return state & 1 != 0 }
+    /// Computes shared body `id` for the current event and remembers its value (``run(_:)`` reads it
+    /// from ``memoState`` once it is known).
+    @inline(never) private func computeShared(_ id: Int) -> Bool {
         let v = run(memoEntries[id])
         memoState[id] = UInt64(generation) &<< 1 | (v ? 1 : 0)
         return v
