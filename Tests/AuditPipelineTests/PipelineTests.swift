@@ -58,12 +58,13 @@ func compiledTestRules() -> CompiledRuleSet {
 
 /// Runs a replay through the pipeline and returns the alerts as JSON lines plus the counters.
 func replay(_ paths: [String], workers: Int, batchSize: Int, ruleSet: CompiledRuleSet, slowConsumer: Bool = false,
-            inline: Bool? = nil, stopAfterBatches: Int? = nil)
+            inline: Bool? = nil, workersRead: Bool? = nil, stopAfterBatches: Int? = nil)
     -> (alerts: [String], events: Int, problems: [String], report: PipelineReport) {
     var options = PipelineOptions()
     options.workers = workers
     options.batchSize = batchSize
     options.inline = inline
+    options.workersRead = workersRead
     var batches = 0
     defer { StopSignal.reset() }
     var alerts: [String] = []
@@ -93,10 +94,14 @@ final class PipelineTests: XCTestCase {
         XCTAssertGreaterThan(reference.alerts.count, 2000, "the log must produce thousands of alerts")
         XCTAssertEqual(reference.events, 9000 - 6000 / 97)
         XCTAssertEqual(reference.problems.count, 6000 / 97)
+        // Workers reading their own batches (the default for plain files) and a reader thread.
         for (workers, batch) in [(2, 4096), (4, 1000), (8, 65536), (3, 777)] {
-            let r = replay([a, b], workers: workers, batchSize: batch, ruleSet: ruleSet)
-            XCTAssertEqual(r.alerts, reference.alerts, "workers=\(workers) batch=\(batch)")
-            XCTAssertEqual(r.problems, reference.problems, "workers=\(workers) batch=\(batch)")
+            for workersRead in [true, false] {
+                let r = replay([a, b], workers: workers, batchSize: batch, ruleSet: ruleSet, workersRead: workersRead)
+                XCTAssertEqual(r.alerts, reference.alerts, "workers=\(workers) batch=\(batch) workersRead=\(workersRead)")
+                XCTAssertEqual(r.problems, reference.problems, "workers=\(workers) batch=\(batch) workersRead=\(workersRead)")
+                XCTAssertEqual(r.events, reference.events, "workers=\(workers) batch=\(batch) workersRead=\(workersRead)")
+            }
         }
         // One thread doing everything (the single-CPU mode) and the threaded pipeline agree.
         for inline in [true, false] {
@@ -133,24 +138,26 @@ final class PipelineTests: XCTestCase {
         // 200 KB user agents with 4 KiB batches: every record spans many batch sizes.
         let path = writeTemp(syntheticLog(count: 40, seed: 5, padding: 200_000), name: "big.log")
         defer { unlink(path) }
-        let small = replay([path], workers: 3, batchSize: 4096, ruleSet: ruleSet)
         let large = replay([path], workers: 1, batchSize: 1 << 22, ruleSet: ruleSet)
-        XCTAssertEqual(small.events, 40)
-        XCTAssertEqual(small.alerts, large.alerts)
-        XCTAssertTrue(small.problems.isEmpty, "\(small.problems)")
+        for workersRead in [true, false] {
+            let small = replay([path], workers: 3, batchSize: 4096, ruleSet: ruleSet, workersRead: workersRead)
+            XCTAssertEqual(small.events, 40)
+            XCTAssertEqual(small.alerts, large.alerts)
+            XCTAssertTrue(small.problems.isEmpty, "\(small.problems)")
+        }
     }
 
     func testSlowConsumerDoesNotGrowMemory() {
         let ruleSet = compiledTestRules()
         let path = writeTemp(syntheticLog(count: 20000), name: "slow.log")
         defer { unlink(path) }
-        var options = PipelineOptions()
-        options.workers = 2
-        let r = replay([path], workers: 2, batchSize: 8192, ruleSet: ruleSet, slowConsumer: true)
-        XCTAssertEqual(r.events, 20000)
-        // Hundreds of batches went through, but only the fixed pool was ever allocated.
-        XCTAssertLessThanOrEqual(r.report.batchesCreated, 2 * 2 + 2)
-        XCTAssertGreaterThan(r.report.bytesRead, Int64(8192 * 100))
+        for workersRead in [true, false] {
+            let r = replay([path], workers: 2, batchSize: 8192, ruleSet: ruleSet, slowConsumer: true, workersRead: workersRead)
+            XCTAssertEqual(r.events, 20000)
+            // Hundreds of batches went through, but only the fixed pool was ever allocated.
+            XCTAssertLessThanOrEqual(r.report.batchesCreated, 2 * 2 + 2, "workersRead=\(workersRead)")
+            XCTAssertGreaterThan(r.report.bytesRead, Int64(8192 * 100))
+        }
     }
 
     func testInlineModeUsesOneBatchReportsErrorsAndStops() {
@@ -175,10 +182,31 @@ final class PipelineTests: XCTestCase {
         let ruleSet = compiledTestRules()
         let path = writeTemp(syntheticLog(count: 100), name: "ok.log")
         defer { unlink(path) }
-        let r = replay(["/nonexistent/audit.log", path], workers: 2, batchSize: 1 << 16, ruleSet: ruleSet)
-        XCTAssertEqual(r.events, 100)
-        XCTAssertEqual(r.report.inputErrors.count, 1)
-        XCTAssertTrue(r.report.inputErrors[0].description.contains("/nonexistent/audit.log"))
+        for workersRead in [true, false] {
+            let r = replay(["/nonexistent/audit.log", path, "/nonexistent/other.log"], workers: 2, batchSize: 1 << 16,
+                           ruleSet: ruleSet, workersRead: workersRead)
+            XCTAssertEqual(r.events, 100)
+            XCTAssertEqual(r.report.inputErrors.count, 2)
+            XCTAssertTrue(r.report.inputErrors[0].description.contains("/nonexistent/audit.log"))
+            XCTAssertTrue(r.report.inputErrors[1].description.contains("/nonexistent/other.log"))
+            XCTAssertEqual(r.report.bytesRead, Int64(syntheticLog(count: 100).count))
+        }
+    }
+
+    func testWorkersThatReadStopAfterTheBatchesInHand() {
+        let ruleSet = compiledTestRules()
+        let path = writeTemp(syntheticLog(count: 6000, seed: 4), name: "stop2.log")
+        defer { unlink(path) }
+        let all = replay([path], workers: 2, batchSize: 8192, ruleSet: ruleSet, workersRead: true)
+        XCTAssertEqual(all.events, 6000)
+        XCTAssertFalse(all.report.stopped)
+        let stopped = replay([path], workers: 2, batchSize: 8192, ruleSet: ruleSet, workersRead: true, stopAfterBatches: 3)
+        XCTAssertTrue(stopped.report.stopped)
+        XCTAssertGreaterThan(stopped.events, 0)
+        XCTAssertLessThan(stopped.events, 6000)
+        // What was read was processed and consumed in order: a prefix of the whole run's alerts.
+        XCTAssertEqual(stopped.alerts, Array(all.alerts.prefix(stopped.alerts.count)))
+        XCTAssertLessThanOrEqual(stopped.report.batchesCreated, 2 * 2 + 2)
     }
 
     func testDeduplicatorSuppressesRepeatsOfOneRequest() {
