@@ -124,6 +124,112 @@ let burstRules = """
 // MARK: - Loading and compiling
 
 final class StatefulLoadingTests: XCTestCase {
+    func testLRUTableAgreesWithADictionaryUnderRandomUse() {
+        // Random inserts, lookups (by String and by bytes), touches and removals against a reference
+        // (a dictionary plus a use order), with a small capacity so evictions happen, and keys that share
+        // prefixes so probe runs are long and deletions must move later entries back.
+        var rng = XorShift(state: 0x9E37_79B9_7F4A_7C15)
+        for capacity in [1, 7, 64, 1000] {
+            var table = LRUTable<Int>(capacity: capacity)
+            var reference: [String: Int] = [:]
+            var order: [String] = []  // least recently used first
+            for step in 0..<20_000 {
+                let key = "user-\(rng.next() % 600)\u{1F}agent"
+                let found = table.slot(key)
+                let byBytes = Array(key.utf8).withUnsafeBytes { table.slot(bytes: $0) }
+                XCTAssertEqual(found, byBytes)
+                XCTAssertEqual(found.map { table.value($0) }, reference[key], "step \(step)")
+                XCTAssertEqual(found.map { table.key($0) }, reference[key] == nil ? nil : key)
+                switch rng.next() % 4 {
+                case 0, 1:
+                    if let slot = found {
+                        table.touch(slot)
+                        order.removeAll { $0 == key }
+                        order.append(key)
+                    } else {
+                        let r = table.insert(key, step)
+                        if reference.count >= capacity {
+                            let victim = order.removeFirst()
+                            XCTAssertEqual(r.evicted?.key, victim)
+                            reference[victim] = nil
+                        } else {
+                            XCTAssertNil(r.evicted)
+                        }
+                        reference[key] = step
+                        order.append(key)
+                    }
+                case 2:
+                    if let slot = found {
+                        XCTAssertEqual(table.remove(slot), reference[key])
+                        reference[key] = nil
+                        order.removeAll { $0 == key }
+                    }
+                default:
+                    break
+                }
+                XCTAssertEqual(table.count, reference.count)
+            }
+            XCTAssertEqual(table.slotsOldestFirst.map { table.key($0) }, order, "capacity \(capacity)")
+        }
+    }
+
+    func testObservationTextsOfABatchStayApart() {
+        // Several rules' observations share one text buffer per batch; each must read back its own key,
+        // distinct values (none, one, several), auditID (escaped in the JSON) and output fields (absent,
+        // one value, a list).
+        let rules = """
+        - rule: NoDistinct
+          desc: x
+          condition: ka.verb = list
+          output: n %ka.user.name %ka.target.name
+          priority: NOTICE
+          aggregate: {type: threshold, key: [ka.user.name, ka.sourceip/24], window: 5m, count: 50}
+        - rule: TwoDistinct
+          desc: x
+          condition: ka.verb = list
+          output: t %ka.user.groups %ka.target.resource
+          priority: NOTICE
+          aggregate:
+            type: distinct
+            key: [ka.user.name]
+            window: 5m
+            distinct: [{field: ka.target.resource, count: 9}, {field: [ka.target.namespace, ka.verb], count: 9}]
+        """
+        guard let h = StatefulHarness(rules: rules) else { return }
+        let events = (0..<3).map { i in
+            timed(auditEvent(verb: "list", resource: "pods-\(i)", namespace: "ns\(i)", user: "u\u{1F}\(i)",
+                             groups: ["g\(i)", "h"], sourceIPs: ["10.1.\(i).7"], auditID: "a\\\"\(i)"), Double(i))
+        }
+        let list = h.observations(events, batch: 3)
+        XCTAssertEqual(list.count, 6)
+        for (k, o) in list.enumerated() {
+            let i = k / 2
+            XCTAssertEqual(o.auditID, "a\\\"\(i)")
+            XCTAssertEqual(o.source, "test")
+            if k % 2 == 0 {
+                XCTAssertEqual(h.ruleSet.rules[o.rule].name, "NoDistinct")
+                XCTAssertEqual(o.keyValues, ["u\u{FFFD}\(i)", "10.1.\(i).0/24"])
+                XCTAssertEqual(o.distinct, [])
+                XCTAssertEqual(o.outputValues().map { $0 ?? ["-"] }, [["u\u{1F}\(i)"], ["-"]])
+            } else {
+                XCTAssertEqual(h.ruleSet.rules[o.rule].name, "TwoDistinct")
+                XCTAssertEqual(o.key, "u\u{FFFD}\(i)")
+                XCTAssertEqual(o.distinct, ["pods-\(i)", "ns\(i)/list"])
+                XCTAssertEqual(o.outputValues().map { $0 ?? ["-"] }, [["g\(i)", "h"], ["pods-\(i)"]])
+            }
+            XCTAssertTrue(o.texts === list[0].texts, "one text buffer per batch")
+            o.withKeyBytes { XCTAssertEqual(Array($0), Array(o.key.utf8)) }
+        }
+        // An observation with texts of its own reads back the same way.
+        let own = Observation(rule: 0, step: 1, time: 5, lastTime: 6, key: "k\u{1F}x", distinct: [], auditID: "id",
+                              source: "s", line: 3, item: 2, output: [nil, ["a", "b"], []])
+        XCTAssertEqual(own.keyValues, ["k", "x"])
+        XCTAssertEqual(own.distinct, [])
+        XCTAssertEqual(own.auditID, "id")
+        XCTAssertEqual(own.input, "s:3#2")
+        XCTAssertEqual(own.outputValues().map { $0 ?? ["-"] }, [["-"], ["a", "b"], ["-"]])
+    }
+
     func testMergerFindsExactRepeatsOnly() {
         // Repeats are found whatever the table size; keys that differ in any byte (or only in how bytes
         // split between values) are never merged; a reset forgets the batch.
@@ -162,7 +268,7 @@ final class StatefulLoadingTests: XCTestCase {
                 clock += Int64.random(in: 0...3, using: &rng)
                 let time = late ? clock - Int64.random(in: 1...50, using: &rng) : clock
                 let o = Observation(rule: Int(sequence), step: 0, time: time, lastTime: time, key: "k", distinct: [], auditID: "",
-                                    source: "s", line: 1, item: 0, output: PackedOutput())
+                                    source: "s", line: 1, item: 0, output: [])
                 held.push(o, sequence)
                 pending.append((time, sequence))
                 XCTAssertEqual(held.count, pending.count)

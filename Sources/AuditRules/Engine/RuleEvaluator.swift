@@ -10,8 +10,6 @@ import AuditInput
 public final class RuleEvaluator {
     public let ruleSet: CompiledRuleSet
     let arena = ScratchArena()
-    /// Reused byte buffer for the texts of observations (stateful rules).
-    var observationScratch: [UInt8] = []
     var output: FieldOutput
     private var cacheGeneration: UnsafeMutablePointer<UInt32>
     private var cacheStart: UnsafeMutablePointer<Int32>

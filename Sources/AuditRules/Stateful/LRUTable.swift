@@ -4,7 +4,12 @@ import Glibc
 /// A map from key strings to values that keeps them in order of last use and holds at most `capacity`
 /// of them: inserting beyond it evicts the least recently used key. Slots are stable until removal.
 struct LRUTable<Value> {
-    private var index: [TableKey: Int32] = [:]
+    /// Open addressing (linear probing) over the live slots: slot + 1 per bucket, 0 when empty; a power
+    /// of two, at most half full. Looked up by the key's bytes, so an observation's key needs no `String`
+    /// unless it is new.
+    private var buckets: [Int32] = []
+    private var hashes: [UInt64] = []
+    private var live = 0
     private var keys: [String] = []
     private var values: [Value?] = []
     private var older: [Int32] = []
@@ -20,9 +25,39 @@ struct LRUTable<Value> {
         self.capacity = max(1, capacity)
     }
 
-    var count: Int { index.count }
+    var count: Int { live }
 
-    func slot(_ key: String) -> Int32? { index[TableKey(key)] }
+    func slot(_ key: String) -> Int32? {
+        var k = key
+        return k.withUTF8 { slot(bytes: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// The slot of the key with these UTF-8 bytes.
+    func slot(bytes: UnsafeRawBufferPointer) -> Int32? {
+        guard live > 0 else { return nil }
+        let h = fastHash(bytes, seed: tableKeySeed)
+        return find(bytes, h).slot
+    }
+
+    /// The key's slot (or nil) and the bucket where it is (or where it would go).
+    private func find(_ bytes: UnsafeRawBufferPointer, _ h: UInt64) -> (slot: Int32?, bucket: Int) {
+        let mask = buckets.count - 1
+        var b = Int(truncatingIfNeeded: h) & mask
+        while true {
+            let entry = buckets[b]
+            if entry == 0 { return (nil, b) }
+            let s = Int(entry - 1)
+            if hashes[s] == h && Self.equal(keys[s], bytes) { return (Int32(s), b) }
+            b = (b + 1) & mask
+        }
+    }
+
+    private static func equal(_ key: String, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        if let r = key.utf8.withContiguousStorageIfAvailable({ p in
+            p.count == bytes.count && (p.count == 0 || memcmp(p.baseAddress!, bytes.baseAddress!, p.count) == 0)
+        }) { return r }
+        return key.utf8.elementsEqual(bytes)
+    }
 
     func key(_ slot: Int32) -> String { keys[Int(slot)] }
 
@@ -45,7 +80,7 @@ struct LRUTable<Value> {
     @discardableResult
     mutating func insert(_ key: String, _ value: Value) -> (slot: Int32, evicted: (key: String, value: Value)?) {
         var evicted: (key: String, value: Value)? = nil
-        if index.count >= capacity, oldest >= 0 {
+        if live >= capacity, oldest >= 0 {
             let victim = oldest
             evicted = (keys[Int(victim)], values[Int(victim)]!)
             remove(victim)
@@ -61,8 +96,15 @@ struct LRUTable<Value> {
             values.append(value)
             older.append(-1)
             newer.append(-1)
+            hashes.append(0)
         }
-        index[TableKey(key)] = slot
+        var k = key
+        let h = k.withUTF8 { fastHash(UnsafeRawBufferPointer($0), seed: tableKeySeed) }
+        hashes[Int(slot)] = h
+        if (live + 1) * 2 > buckets.count { rehash(max(16, buckets.count * 2)) }
+        let bucket = k.withUTF8 { find(UnsafeRawBufferPointer($0), h).bucket }
+        buckets[bucket] = slot + 1
+        live += 1
         linkNewest(slot)
         return (slot, evicted)
     }
@@ -72,16 +114,49 @@ struct LRUTable<Value> {
     mutating func remove(_ slot: Int32) -> Value {
         let i = Int(slot)
         unlink(slot)
-        index[TableKey(keys[i])] = nil
+        deleteBucket(of: slot)
+        live -= 1
         let v = values[i]!
         keys[i] = ""
         values[i] = nil
         free.append(slot)
-        if index.isEmpty {
+        if live == 0 {
             // Give the memory back after a burst of keys.
-            keys = []; values = []; older = []; newer = []; free = []
+            keys = []; values = []; older = []; newer = []; free = []; hashes = []; buckets = []
         }
         return v
+    }
+
+    /// Empties the bucket of `slot`, moving later entries of its probe run back (no tombstones).
+    private mutating func deleteBucket(of slot: Int32) {
+        let mask = buckets.count - 1
+        var i = Int(truncatingIfNeeded: hashes[Int(slot)]) & mask
+        while buckets[i] != slot + 1 { i = (i + 1) & mask }
+        var j = i
+        while true {
+            j = (j + 1) & mask
+            let entry = buckets[j]
+            if entry == 0 { break }
+            let home = Int(truncatingIfNeeded: hashes[Int(entry - 1)]) & mask
+            // The entry at j may move to i unless its home lies cyclically in (i, j].
+            let stays = i <= j ? (home > i && home <= j) : (home > i || home <= j)
+            if stays { continue }
+            buckets[i] = entry
+            i = j
+        }
+        buckets[i] = 0
+    }
+
+    private mutating func rehash(_ size: Int) {
+        buckets = Array(repeating: 0, count: size)
+        let mask = size - 1
+        var s = oldest
+        while s >= 0 {
+            var b = Int(truncatingIfNeeded: hashes[Int(s)]) & mask
+            while buckets[b] != 0 { b = (b + 1) & mask }
+            buckets[b] = s + 1
+            s = newer[Int(s)]
+        }
     }
 
     /// The next more recently used slot (-1 at the end).
@@ -118,27 +193,7 @@ struct LRUTable<Value> {
     }
 }
 
-/// A table key: the key text and a fast hash of its bytes, seeded per process (the texts come from the
-/// logs: a fixed hash would let crafted keys collide and make every lookup slow). Swift's `String`
-/// hashing (SipHash over normalised text) and comparison were a fifth of the stateful stage's time.
-struct TableKey: Hashable {
-    let text: String
-    let hash: UInt64
-
-    init(_ text: String) {
-        var t = text
-        hash = t.withUTF8 { fastHash(UnsafeRawBufferPointer($0), seed: tableKeySeed) }
-        self.text = t
-    }
-
-    static func == (a: TableKey, b: TableKey) -> Bool {
-        guard a.hash == b.hash else { return false }
-        var x = a.text, y = b.text
-        return x.withUTF8 { p in y.withUTF8 { q in p.count == q.count && (p.count == 0 || memcmp(p.baseAddress!, q.baseAddress!, p.count) == 0) } }
-    }
-
-    func hash(into hasher: inout Hasher) { hasher.combine(hash) }
-}
-
-/// Per-process seed of ``TableKey`` hashes.
+/// Per-process seed of the key hashes of ``LRUTable`` (the keys come from the logs: a fixed hash would
+/// let crafted keys collide and make every lookup slow). Swift's `String` hashing (SipHash over
+/// normalised text) and comparison were a fifth of the stateful stage's time.
 let tableKeySeed: UInt64 = UInt64.random(in: UInt64.min...UInt64.max)

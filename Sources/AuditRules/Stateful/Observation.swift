@@ -6,6 +6,11 @@ import Glibc
 /// One match of a stateful rule, made by a worker for ``StatefulDetectors``: when, for which key, with
 /// which distinct values, and the values of the rule's output fields (the event itself is gone by the
 /// time the detectors decide; the alert text is made only if they alert).
+///
+/// The texts are not objects of their own: they sit in ``ObservationTexts``, one byte buffer per batch,
+/// and an observation holds only its place there. Making one allocates nothing once the buffers have
+/// grown, and the in-order stage (on another thread) frees one object per batch instead of several per
+/// observation.
 public struct Observation: Sendable {
     /// Index of the rule in ``CompiledRuleSet/rules``.
     public var rule: Int
@@ -23,80 +28,101 @@ public struct Observation: Sendable {
     public var line: Int
     /// Item number inside an EventList or array (0 for a whole record).
     public var item: Int
-    /// The texts, in one immutable object: an observation is copied several times on its way through the
-    /// detectors (batch list, time-ordered buffer, detector state), and each copy then costs one
-    /// reference count instead of one per text.
-    let text: Text
+    /// The texts of the observation's batch, and where this observation's entries start in
+    /// ``ObservationTexts/pieces``.
+    let texts: ObservationTexts
+    let at: Int
 
-    final class Text: Sendable {
-        let key: String
-        let distinct: [String]
-        let auditID: String
-        let source: String
-        let output: PackedOutput
-
-        init(key: String, distinct: [String], auditID: String, source: String, output: PackedOutput) {
-            self.key = key
-            self.distinct = distinct
-            self.auditID = auditID
-            self.source = source
-            self.output = output
-        }
-    }
-
-    init(rule: Int, step: Int, time: Int64, occurrences: Int = 1, lastTime: Int64, key: String, distinct: [String],
-         auditID: String, source: String, line: Int, item: Int, output: PackedOutput) {
+    init(rule: Int, step: Int, time: Int64, lastTime: Int64, line: Int, item: Int, texts: ObservationTexts, at: Int) {
         self.rule = rule
         self.step = step
         self.time = time
-        self.occurrences = occurrences
         self.lastTime = lastTime
         self.line = line
         self.item = item
-        self.text = Text(key: key, distinct: distinct, auditID: auditID, source: source, output: output)
+        self.texts = texts
+        self.at = at
+    }
+
+    /// An observation with texts of its own (state files, tests).
+    init(rule: Int, step: Int, time: Int64, occurrences: Int = 1, lastTime: Int64, key: String, distinct: [String],
+         auditID: String, source: String, line: Int, item: Int, output: [[String]?]) {
+        let texts = ObservationTexts(source: source)
+        let at = texts.begin()
+        texts.append(key.utf8)
+        texts.endPiece()
+        texts.appendCount(distinct.count)
+        for d in distinct {
+            texts.append(d.utf8)
+            texts.endPiece()
+        }
+        texts.append(auditID.utf8)
+        texts.endPiece()
+        texts.appendCount(output.count)
+        for f in output {
+            texts.appendCount(f?.count ?? 0)
+            for v in f ?? [] {
+                texts.append(v.utf8)
+                texts.endPiece()
+            }
+        }
+        self.init(rule: rule, step: step, time: time, lastTime: lastTime, line: line, item: item, texts: texts, at: at)
+        self.occurrences = occurrences
     }
 
     /// The key: the key fields' values joined with U+001F (`<NA>` for a field without a value; a list
     /// field's values joined with commas; a `/N` field reduced to its network).
-    public var key: String { text.key }
+    public var key: String { texts.string(texts.pieces[at], texts.pieces[at + 1]) }
+
+    /// The key's UTF-8 bytes, without making a `String`.
+    @inline(__always) func withKeyBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+        texts.withBytes(texts.pieces[at], texts.pieces[at + 1], body)
+    }
+
     /// One value per distinct condition (the fields of a condition joined with `/`).
-    public var distinct: [String] { text.distinct }
+    public var distinct: [String] {
+        let n = Int(texts.pieces[at + 2])
+        var out: [String] = []
+        out.reserveCapacity(n)
+        var start = texts.pieces[at + 1]
+        for k in 0..<n {
+            let end = texts.pieces[at + 3 + k]
+            out.append(texts.string(start, end))
+            start = end
+        }
+        return out
+    }
+
     /// The request's auditID ("" when the event has none).
-    public var auditID: String { text.auditID }
+    public var auditID: String {
+        let n = Int(texts.pieces[at + 2])
+        return texts.string(n == 0 ? texts.pieces[at + 1] : texts.pieces[at + 2 + n], texts.pieces[at + 3 + n])
+    }
+
     /// Where the event came from: the input's display name (see ``line`` and ``item``).
-    public var source: String { text.source }
-    /// The values of the rule's output fields (in ``CompiledRule/outputFields`` order), packed.
-    var output: PackedOutput { text.output }
+    public var source: String { texts.source }
 
-    /// The key fields' values.
-    public var keyValues: [String] { key.split(separator: "\u{1F}", omittingEmptySubsequences: false).map(String.init) }
-
-    /// `path:line`, with `#item` inside lists (as in alerts).
-    public var input: String { item > 0 ? "\(source):\(line)#\(item)" : "\(source):\(line)" }
-}
-
-/// Output field values packed into one byte buffer: for each field, its value count then the end
-/// offset of each value in `bytes`.
-struct PackedOutput: Sendable {
-    var bytes: [UInt8] = []
-    var ends: [Int32] = []
-
-    /// The values of each field (nil: not available).
-    func unpack() -> [[String]?] {
+    /// The values of the rule's output fields, in ``CompiledRule/outputFields`` order (nil: not available).
+    func outputValues() -> [[String]?] {
+        let n = Int(texts.pieces[at + 2])
+        var start = texts.pieces[at + 3 + n]
+        var i = at + 4 + n
+        let fields = Int(texts.pieces[i])
+        i += 1
         var out: [[String]?] = []
-        var i = 0
-        var start = 0
-        while i < ends.count {
-            let n = Int(ends[i])
+        out.reserveCapacity(fields)
+        for _ in 0..<fields {
+            let count = Int(texts.pieces[i])
             i += 1
-            if n == 0 {
+            if count == 0 {
                 out.append(nil)
                 continue
             }
             var values: [String] = []
-            for _ in 0..<n where i < ends.count {
-                let end = Int(ends[i])
-                values.append(String(decoding: bytes[start..<end], as: UTF8.self))
+            values.reserveCapacity(count)
+            for _ in 0..<count {
+                let end = texts.pieces[i]
+                values.append(texts.string(start, end))
                 start = end
                 i += 1
             }
@@ -105,20 +131,48 @@ struct PackedOutput: Sendable {
         return out
     }
 
-    init() {}
+    /// The key fields' values.
+    public var keyValues: [String] { key.split(separator: "\u{1F}", omittingEmptySubsequences: false).map(String.init) }
 
-    init(_ fields: [[String]?]) {
-        for f in fields {
-            guard let f, !f.isEmpty else {
-                ends.append(0)
-                continue
-            }
-            ends.append(Int32(f.count))
-            for v in f {
-                bytes.append(contentsOf: v.utf8)
-                ends.append(Int32(bytes.count))
-            }
-        }
+    /// `path:line`, with `#item` inside lists (as in alerts).
+    public var input: String { item > 0 ? "\(source):\(line)#\(item)" : "\(source):\(line)" }
+}
+
+/// The texts of a batch's observations, back to back in one byte buffer, and where each piece ends.
+///
+/// An observation's entries in ``pieces``, from its ``Observation/at``: the byte offset where its texts
+/// start; the end of its key; the number of distinct values, then the end of each; the end of its
+/// auditID; the number of output fields, then for each its number of values and the end of each value.
+/// Written only by the worker that makes the batch's observations, and only read once the batch has
+/// been handed on (through the pipeline's lock).
+public final class ObservationTexts: @unchecked Sendable {
+    /// The input's display name (one per batch).
+    public let source: String
+    private(set) var bytes: [UInt8] = []
+    private(set) var pieces: [Int32] = []
+
+    init(source: String) {
+        self.source = source
+    }
+
+    /// Starts an observation; returns its ``Observation/at``.
+    @inline(__always) func begin() -> Int {
+        pieces.append(Int32(truncatingIfNeeded: bytes.count))
+        return pieces.count - 1
+    }
+
+    @inline(__always) func endPiece() { pieces.append(Int32(truncatingIfNeeded: bytes.count)) }
+    @inline(__always) func appendCount(_ n: Int) { pieces.append(Int32(truncatingIfNeeded: n)) }
+    @inline(__always) func append(_ b: UnsafeRawBufferPointer) { bytes.append(contentsOf: b) }
+    @inline(__always) func append(_ b: String.UTF8View) { bytes.append(contentsOf: b) }
+    @inline(__always) func append(byte: UInt8) { bytes.append(byte) }
+
+    func string(_ start: Int32, _ end: Int32) -> String {
+        bytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[Int(start)..<Int(end)]), as: UTF8.self) }
+    }
+
+    @inline(__always) func withBytes<R>(_ start: Int32, _ end: Int32, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        bytes.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[Int(start)..<Int(end)])) }
     }
 }
 
@@ -139,6 +193,8 @@ public struct ObservationMerger {
     let stored = GrowableBytes()
     /// The candidate being looked up.
     let material = GrowableBytes()
+    /// The texts of the batch's observations (see ``ObservationTexts``).
+    var texts: ObservationTexts? = nil
 
     struct Entry {
         var hash: UInt64
@@ -155,6 +211,7 @@ public struct ObservationMerger {
         for i in table.indices { table[i] = 0 }
         entries.removeAll(keepingCapacity: true)
         stored.count = 0
+        texts = nil
     }
 
     /// Looks `material` up: the observation it repeats, or nil after remembering it as `observation`.
@@ -276,6 +333,7 @@ final class ObservationPlan: @unchecked Sendable {
 extension RuleEvaluator {
     /// Adds the observation of stateful rule `index` (step 0 or 1) for the event last evaluated to
     /// `list`, or merges it into an earlier one of the same batch (see ``Observation/occurrences``).
+    /// Its texts go to `merger`'s ``ObservationTexts`` (one per batch and source).
     public func observe(rule index: Int, step: Int, time: Int64, auditID: JSONValue?, source: String, line: Int, item: Int,
                         into list: inout [Observation], merging merger: inout ObservationMerger) {
         let merge = mergePlans[index]
@@ -293,17 +351,26 @@ extension RuleEvaluator {
             }
         }
         guard let plan = ruleSet.observationPlans[index] else { return }
-        list.append(makeObservation(plan, rule: index, step: step, time: time, auditID: auditID?.decodedString() ?? "",
-                                    source: source, line: line, item: item))
+        let texts: ObservationTexts
+        if let t = merger.texts, t.source == source {
+            texts = t
+        } else {
+            texts = ObservationTexts(source: source)
+            merger.texts = texts
+        }
+        let at = writeTexts(plan, auditID: auditID, to: texts)
+        list.append(Observation(rule: index, step: step, time: time, lastTime: time, line: line, item: item, texts: texts, at: at))
     }
 
     /// The observation of stateful rule `index` (step 0 or 1) for the event last evaluated.
     public func observation(rule index: Int, step: Int, time: Int64, auditID: String, source: String, line: Int, item: Int) -> Observation {
         guard let plan = ruleSet.observationPlans[index] else {
             return Observation(rule: index, step: step, time: time, lastTime: time, key: "", distinct: [], auditID: auditID,
-                               source: source, line: line, item: item, output: PackedOutput())
+                               source: source, line: line, item: item, output: [])
         }
-        return makeObservation(plan, rule: index, step: step, time: time, auditID: auditID, source: source, line: line, item: item)
+        let texts = ObservationTexts(source: source)
+        let at = writeTexts(plan, auditID: nil, auditIDText: auditID, to: texts)
+        return Observation(rule: index, step: step, time: time, lastTime: time, line: line, item: item, texts: texts, at: at)
     }
 
     /// Lays out a field's values for ``ObservationMerger``: count, then each value's length and bytes.
@@ -316,68 +383,66 @@ extension RuleEvaluator {
         }
     }
 
-    private func makeObservation(_ plan: ObservationPlan, rule: Int, step: Int, time: Int64, auditID: String, source: String,
-                                 line: Int, item: Int) -> Observation {
-        // Texts are assembled as bytes in one reused buffer and become a String once each.
-        var text = observationScratch
-        text.removeAll(keepingCapacity: true)
+    /// Writes the texts of the observation of `plan`'s rule for the event last evaluated (layout: see
+    /// ``ObservationTexts``); returns its ``Observation/at``.
+    private func writeTexts(_ plan: ObservationPlan, auditID: JSONValue?, auditIDText: String? = nil, to texts: ObservationTexts) -> Int {
+        let at = texts.begin()
         for (k, slot) in plan.keySlots.enumerated() {
-            if k > 0 { text.append(0x1F) }
-            appendText(ofSlot: slot, prefix: plan.keyPrefixes[k], to: &text)
+            if k > 0 { texts.append(byte: 0x1F) }
+            appendText(ofSlot: slot, prefix: plan.keyPrefixes[k], to: texts)
         }
-        let key = String(decoding: text, as: UTF8.self)
-        var distinct: [String] = []
-        distinct.reserveCapacity(plan.distinctSlots.count)
+        texts.endPiece()
+        texts.appendCount(plan.distinctSlots.count)
         for (c, slots) in plan.distinctSlots.enumerated() {
-            text.removeAll(keepingCapacity: true)
             for (k, slot) in slots.enumerated() {
-                if k > 0 { text.append(UInt8(ascii: "/")) }
-                appendText(ofSlot: slot, prefix: plan.distinctPrefixes[c][k], to: &text)
+                if k > 0 { texts.append(byte: UInt8(ascii: "/")) }
+                appendText(ofSlot: slot, prefix: plan.distinctPrefixes[c][k], to: texts)
             }
-            distinct.append(String(decoding: text, as: UTF8.self))
+            texts.endPiece()
         }
-        observationScratch = text
-        var packed = PackedOutput()
-        var total = 0
-        var count = 0
+        if let auditIDText {
+            texts.append(auditIDText.utf8)
+        } else if let auditID, auditID.isString {
+            auditID.forEachDecodedPiece { texts.append($0) }
+        }
+        texts.endPiece()
+        texts.appendCount(plan.outputFields.count)
         for slot in plan.outputFields {
             let values = self.values(ofSlot: slot)
-            count += 1 + values.count
-            for v in values { total += v.count }
-        }
-        packed.ends.reserveCapacity(count)
-        packed.bytes.reserveCapacity(total)
-        for slot in plan.outputFields {
-            let values = self.values(ofSlot: slot)
-            packed.ends.append(Int32(values.count))
+            texts.appendCount(values.count)
             for v in values {
-                packed.bytes.append(contentsOf: v)
-                packed.ends.append(Int32(packed.bytes.count))
+                texts.append(v)
+                texts.endPiece()
             }
         }
-        return Observation(rule: rule, step: step, time: time, lastTime: time, key: key, distinct: distinct, auditID: auditID,
-                           source: source, line: line, item: item, output: packed)
+        return at
     }
 
     /// A field's values as one key component: `<NA>` when it has none, values joined with commas, an
     /// address reduced to its network for a `/N` field, U+001F (which joins components) replaced by
     /// U+FFFD.
-    private func appendText(ofSlot slot: Int, prefix: Int?, to out: inout [UInt8]) {
+    private func appendText(ofSlot slot: Int, prefix: Int?, to out: ObservationTexts) {
         let values = self.values(ofSlot: slot)
         if values.isEmpty {
-            out.append(contentsOf: "<NA>".utf8)
+            out.append("<NA>".utf8)
             return
         }
         for (i, v) in values.enumerated() {
-            if i > 0 { out.append(UInt8(ascii: ",")) }
+            if i > 0 { out.append(byte: UInt8(ascii: ",")) }
             if let prefix, let network = NetworkPrefix.network(of: v, ipv4Bits: prefix) {
-                out.append(contentsOf: network.utf8)
+                out.append(network.utf8)
             } else if v.contains(0x1F) {
                 for b in v {
-                    if b == 0x1F { out.append(contentsOf: [0xEF, 0xBF, 0xBD]) } else { out.append(b) }
+                    if b == 0x1F {
+                        out.append(byte: 0xEF)
+                        out.append(byte: 0xBF)
+                        out.append(byte: 0xBD)
+                    } else {
+                        out.append(byte: b)
+                    }
                 }
             } else {
-                out.append(contentsOf: v)
+                out.append(v)
             }
         }
     }

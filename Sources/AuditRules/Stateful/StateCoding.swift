@@ -29,7 +29,7 @@ enum StateCoding {
         w += ",\"source\":"
         JSONEscaper.quote(o.source, into: &w)
         w += ",\"line\":\(o.line),\"item\":\(o.item),\"output\":["
-        for (i, f) in o.output.unpack().enumerated() {
+        for (i, f) in o.outputValues().enumerated() {
             if i > 0 { w += "," }
             if let f { write(f, into: &w) } else { w += "null" }
         }
@@ -84,7 +84,7 @@ enum StateCoding {
                             distinct: try strings(v.member("distinct"), "distinct"),
                             auditID: try string(v.member("audit_id"), "audit_id"), source: try string(v.member("source"), "source"),
                             line: Int(try int(v.member("line"), "line")), item: Int(try int(v.member("item"), "item")),
-                            output: PackedOutput(output))
+                            output: output)
         return (name, o)
     }
 }

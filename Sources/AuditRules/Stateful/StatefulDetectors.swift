@@ -351,7 +351,7 @@ struct AlertRenderer {
     }
 
     func alert(_ o: Observation) -> Alert {
-        let values = o.output.unpack()
+        let values = o.outputValues()
         func field(_ k: Int) -> [String]? { k < values.count ? values[k] : nil }
         var message = ""
         for segment in segments {
@@ -517,7 +517,7 @@ final class WindowDetector: Detector {
     override func process(_ o: Observation, _ out: inout [Alert]) {
         let spec = context.spec
         let slot: Int32
-        if let s = table.slot(o.key) {
+        if let s = o.withKeyBytes({ table.slot(bytes: $0) }) {
             slot = s
             table.touch(s)
         } else {
@@ -691,7 +691,7 @@ final class FirstSeenDetector: Detector {
         if learningStart == nil { learningStart = o.time }
         let spec = context.spec
         let learning = context.options.learnOnly || (!complete && o.time < learningStart! &+ spec.learning)
-        if let slot = table.slot(o.key) {
+        if let slot = o.withKeyBytes({ table.slot(bytes: $0) }) {
             table.touch(slot)
             let (isNew, before) = table.modify(slot) { e -> (Bool, Entry) in
                 let before = e
@@ -791,7 +791,7 @@ final class SequenceDetector: Detector {
     override func process(_ o: Observation, _ out: inout [Alert]) {
         let limit = max(1, context.options.evidenceLimit)
         if o.step == 0 {
-            if let slot = table.slot(o.key) {
+            if let slot = o.withKeyBytes({ table.slot(bytes: $0) }) {
                 table.touch(slot)
                 table.modify(slot) { p in
                     if p.steps.count >= limit { p.steps.removeFirst(p.steps.count - limit + 1) }
@@ -802,7 +802,7 @@ final class SequenceDetector: Detector {
             }
             return
         }
-        guard let slot = table.slot(o.key) else { return }
+        guard let slot = o.withKeyBytes({ table.slot(bytes: $0) }) else { return }
         let earliest = o.time &- context.spec.within
         // A request matching both steps does not complete its own sequence.
         let steps = table.value(slot).steps.filter { $0.time >= earliest && $0.time <= o.time && $0.auditID != o.auditID }
