@@ -57,7 +57,9 @@ public struct PipelineReport: Sendable {
 
 /// The concurrent pipeline: reader threads cut the inputs into batches at record boundaries, `workers`
 /// threads process batches in parallel, and the calling thread receives the results **in input order**
-/// (the in-order stage, where sinks, summaries and stateful detectors run).
+/// (the in-order stage, where sinks, summaries and stateful detectors run). For plain regular files and
+/// several workers, the workers read the batches and run the in-order stage themselves, one at a time
+/// (`runSharedReading`); with one worker on one CPU, one thread does everything (`runInline`).
 ///
 /// Order: inputs in the order given (directories already expanded in byte-wise path order), and inside
 /// an input, record order. The output depends only on the inputs, never on the number of workers.
