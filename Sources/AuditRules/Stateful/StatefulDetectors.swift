@@ -523,23 +523,26 @@ final class WindowDetector: Detector {
         } else {
             let w = Window(id: nextID, start: o.time, count: 0, fired: false, auditIDs: [],
                            values: Array(repeating: [], count: spec.distinct.count), completing: nil)
-            let inserted = table.insert(o.key, w)
+            let key = o.key
+            let inserted = table.insert(key, w)
             if inserted.evicted != nil { evicted += 1 }
             slot = inserted.slot
-            ends.append((o.time &+ spec.window, o.key, nextID))
+            ends.append((o.time &+ spec.window, key, nextID))
             nextID += 1
             // A flood of keys evicted before their windows end grows `ends` between closings.
             if ends.count - endsHead > 4 * max(table.capacity, 1024) { compactEnds() }
         }
         let limit = context.options.evidenceLimit
         let cap = valueCap
+        // Computed properties that make Strings from the batch's texts: read once.
+        let distinct = o.distinct
         let fire: Window? = table.modify(slot) { w in
             w.count += o.occurrences
-            let known = w.values.indices.allSatisfy { c in c < o.distinct.count && w.values[c].contains(o.distinct[c]) }
+            let known = w.values.indices.allSatisfy { c in c < distinct.count && w.values[c].contains(distinct[c]) }
             // Evidence: the requests that counted (for distinct rules, those that brought a new value).
             if spec.kind == .threshold || !known || w.auditIDs.isEmpty { appendCapped(&w.auditIDs, o.auditID, limit: limit) }
-            for c in 0..<min(w.values.count, o.distinct.count) where w.values[c].count < cap {
-                w.values[c].insert(o.distinct[c])
+            for c in 0..<min(w.values.count, distinct.count) where w.values[c].count < cap {
+                w.values[c].insert(distinct[c])
             }
             if w.fired || w.completing != nil || !conditionsHold(w) { return nil }
             if spec.maxCount != nil {
@@ -805,12 +808,13 @@ final class SequenceDetector: Detector {
         guard let slot = o.withKeyBytes({ table.slot(bytes: $0) }) else { return }
         let earliest = o.time &- context.spec.within
         // A request matching both steps does not complete its own sequence.
-        let steps = table.value(slot).steps.filter { $0.time >= earliest && $0.time <= o.time && $0.auditID != o.auditID }
+        let id = o.auditID
+        let steps = table.value(slot).steps.filter { $0.time >= earliest && $0.time <= o.time && $0.auditID != id }
         guard let first = steps.first else { return }
         table.remove(slot)
         let elapsed = StatefulDuration.format(o.time - first.time)
         let within = StatefulDuration.format(context.spec.within)
-        let ids = Array((steps.map(\.auditID) + [o.auditID]).suffix(limit))
+        let ids = Array((steps.map(\.auditID) + [id]).suffix(limit))
         var a = context.alert(o, summary: "sequence: second step \(elapsed) after the first (within \(within)) for \(context.describe(o.key))",
                               auditIDs: ids)
         a.evidence["first_step_audit_ids"] = steps.map(\.auditID)
